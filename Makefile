@@ -1,0 +1,127 @@
+# Pagoda — build, run and test the kernel. `make help` lists the targets; README.md explains them.
+#
+# Knobs: MEM=512M (guest RAM), ARGS="..." (kernel command line), UEFI=1 (boot through OVMF), KVM=1 (use
+# /dev/kvm; TCG is the default because KVM on our machines is a slow software module, DESIGN §3),
+# GRUB_TIMEOUT=0 (seconds the GRUB menu waits), PROFILE=release|dev.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := iso
+
+TARGET       := x86_64-unknown-none
+PROFILE      ?= release
+PROFILE_DIR  := $(if $(filter dev,$(PROFILE)),debug,$(PROFILE))
+KERNEL_ELF   := target/$(TARGET)/$(PROFILE_DIR)/kernel
+BUILD        := build
+ISO          := $(BUILD)/pagoda.iso
+
+MEM          ?= 512M
+ARGS         ?=
+UEFI         ?= 0
+KVM          ?= 0
+GRUB_TIMEOUT ?= 0
+QEMU         ?= qemu-system-x86_64
+OVMF_CODE    ?= /usr/share/OVMF/OVMF_CODE_4M.fd
+OVMF_VARS    ?= /usr/share/OVMF/OVMF_VARS_4M.fd
+
+APT_PACKAGES := qemu-system-x86 grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools ovmf binutils
+
+ifeq ($(KVM),1)
+ACCEL := -accel kvm -cpu host
+else
+ACCEL := -accel tcg
+endif
+
+ifeq ($(UEFI),1)
+FIRMWARE = -machine q35 -drive if=pflash,format=raw,readonly=on,file=$(OVMF_CODE) \
+           -drive if=pflash,format=raw,file=$(BUILD)/OVMF_VARS.fd
+else
+FIRMWARE :=
+endif
+
+QEMU_ARGS = $(ACCEL) -m $(MEM) $(FIRMWARE) -cdrom $(ISO) -no-reboot \
+            -device isa-debug-exit,iobase=0xf4,iosize=4
+
+.PHONY: help deps kernel iso run debug test bench lint fmt clean FORCE
+
+help:
+	@echo "make run     boot the ISO in QEMU, serial console on this terminal (MEM= ARGS= UEFI=1 KVM=1)"
+	@echo "make test    host tests + QEMU boot scenarios (installs what it needs)"
+	@echo "make iso     build $(ISO) (ARGS=\"...\" bakes a kernel command line into it)"
+	@echo "make debug   boot QEMU stopped, waiting for GDB (gdb -x $(BUILD)/gdbinit)"
+	@echo "make bench   boot-time benchmark table"
+	@echo "make lint    rustfmt check + clippy on host crates and the kernel"
+	@echo "make deps    install Debian packages and the Rust target (idempotent)"
+	@echo "make clean   remove build outputs"
+
+# Installs only what is missing, so it is quick to re-run. Needs root or sudo for apt-get.
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "deps: installing$$missing"; \
+	    if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	    elif command -v sudo >/dev/null; then sudo="sudo"; \
+	    else echo "deps: need root or sudo to install:$$missing" >&2; exit 1; fi; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    $$sudo -E apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
+	    { $$sudo -E apt-get update -q >/dev/null && \
+	      $$sudo -E apt-get install -y -q --no-install-recommends $$missing; } || \
+	    { echo "deps: apt-get could not install:$$missing" >&2; exit 1; }; \
+	fi
+	@command -v rustup >/dev/null || { echo "deps: rustup not found; install Rust with rustup first" >&2; exit 1; }
+	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET) || \
+	    { echo "deps: could not add the Rust target $(TARGET)" >&2; exit 1; }
+
+kernel:
+	cargo build -p kernel --target $(TARGET) --profile $(PROFILE)
+
+# The command line is part of the ISO, so the ISO is rebuilt whenever ARGS or GRUB_TIMEOUT change.
+$(BUILD)/iso-config: FORCE
+	@mkdir -p $(BUILD)
+	@echo "ARGS=$(ARGS) GRUB_TIMEOUT=$(GRUB_TIMEOUT)" | cmp -s - $@ || \
+	    echo "ARGS=$(ARGS) GRUB_TIMEOUT=$(GRUB_TIMEOUT)" > $@
+
+iso: kernel
+	@$(MAKE) --no-print-directory $(ISO)
+
+$(ISO): $(KERNEL_ELF) $(BUILD)/iso-config grub/grub.cfg.in grub/mkiso.sh
+	grub/mkiso.sh $(KERNEL_ELF) $@ "$(ARGS)" $(GRUB_TIMEOUT)
+	@echo "ISO: $@ (kernel command line: \"$(ARGS)\")"
+
+$(BUILD)/OVMF_VARS.fd: FORCE
+	@mkdir -p $(BUILD)
+	@cp $(OVMF_VARS) $@
+
+run: deps iso $(if $(filter 1,$(UEFI)),$(BUILD)/OVMF_VARS.fd)
+	@echo "QEMU: serial console below; quit with Ctrl-A X."
+	$(QEMU) $(QEMU_ARGS) -serial mon:stdio -display none
+
+debug: deps iso $(if $(filter 1,$(UEFI)),$(BUILD)/OVMF_VARS.fd)
+	@printf '%s\n' "file $(KERNEL_ELF)" "set architecture i386:x86-64" "target remote localhost:1234" \
+	    "break kernel_main" > $(BUILD)/gdbinit
+	@echo "QEMU waits for GDB on localhost:1234. In another terminal: gdb -x $(BUILD)/gdbinit"
+	$(QEMU) $(QEMU_ARGS) -serial mon:stdio -display none -s -S
+
+# Host tests of every default workspace member (never the bare-metal kernel), including the QEMU
+# scenarios in tests/, which boot one ISO per kernel command line.
+test: deps kernel
+	cargo test -- --test-threads=2
+
+bench: deps kernel
+	cargo run -q -p qemu-tests --release --bin boot-bench
+
+lint:
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy -p kernel --target $(TARGET) -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+clean:
+	cargo clean
+	rm -rf $(BUILD)

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Builds a bootable hybrid ISO (SeaBIOS and UEFI) around a kernel ELF.
+#   grub/mkiso.sh KERNEL_ELF OUTPUT_ISO [KERNEL_ARGS] [GRUB_TIMEOUT]
+# The kernel is stripped for the ISO (GRUB reads unstripped ones slowly); its text symbols go into the
+# `ksyms` module so that backtraces name functions.
+set -eu
+kernel=$1
+out=$2
+args=${3:-}
+timeout=${4:-0}
+here=$(cd "$(dirname "$0")" && pwd)
+stage=$(mktemp -d "${TMPDIR:-/tmp}/pagoda-iso.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/boot/grub"
+strip --strip-all -o "$stage/boot/kernel" "$kernel"
+# Text symbols with sizes, demangled, sorted by address (see kernel/lib/ksyms).
+nm -n -S -C --defined-only "$kernel" | grep ' [tTwW] ' > "$stage/boot/kernel.sym" || true
+# Escape characters that are special to sed's replacement text.
+esc_args=$(printf '%s' "$args" | sed -e 's/[\\&|]/\\&/g')
+sed -e "s|@ARGS@|$esc_args|g" -e "s|@TIMEOUT@|$timeout|g" "$here/grub.cfg.in" > "$stage/boot/grub/grub.cfg"
+mkdir -p "$(dirname "$out")"
+grub-mkrescue -o "$out.$$.tmp" "$stage" >/dev/null 2>&1 || {
+    echo "mkiso: grub-mkrescue failed; run 'make deps' (needs grub-pc-bin, grub-efi-amd64-bin, xorriso, mtools)" >&2
+    grub-mkrescue -o "$out.$$.tmp" "$stage"
+    exit 1
+}
+mv "$out.$$.tmp" "$out"

@@ -1,0 +1,22 @@
+//! x86-64 support: boot entry, descriptor tables, traps, serial port, PIT/TSC, CPU features.
+//!
+//! This is the only place (with the memory-management core) where the kernel talks to the hardware
+//! directly; the layers above use the safe functions exported here.
+
+pub mod backtrace;
+pub mod boot;
+pub mod cpu;
+pub mod gdt;
+pub mod idt;
+pub mod pic;
+pub mod qemu;
+pub mod serial;
+pub mod traps;
+pub mod tsc;
+
+/// Brings up the CPU's descriptor tables and silences the legacy PIC. Call once, early, on the boot CPU.
+pub fn init_cpu() {
+    gdt::init();
+    idt::init();
+    pic::remap_and_mask();
+}

@@ -1,0 +1,42 @@
+//! The legacy 8259A interrupt controllers: remapped away from the exception vectors and fully masked.
+//!
+//! The BIOS leaves the master PIC on vectors 8–15, which are CPU exceptions in protected mode. Even while
+//! the kernel keeps interrupts off, it moves the PICs to vectors 0x20–0x2f (ICW1–ICW4 as in the 8259A data
+//! sheet) and masks every line, so a stray IRQ can never pass for a double fault. Interrupt delivery
+//! comes from the APIC in a later issue.
+
+use x86::io::outb;
+
+const MASTER_COMMAND: u16 = 0x20;
+const MASTER_DATA: u16 = 0x21;
+const SLAVE_COMMAND: u16 = 0xa0;
+const SLAVE_DATA: u16 = 0xa1;
+/// First vector of the master PIC after remapping; the slave follows at +8.
+pub const PIC_VECTOR_BASE: u8 = 0x20;
+
+/// Remaps both PICs to 0x20–0x2f and masks all 16 lines.
+pub fn remap_and_mask() {
+    // SAFETY: ports 0x20/0x21/0xa0/0xa1 are the 8259A pair; the sequence below is the documented
+    // initialization and leaves every line masked. Port 0x80 is the POST port, written only to wait.
+    unsafe {
+        let io_wait = || outb(0x80, 0);
+        outb(MASTER_COMMAND, 0x11); // ICW1: edge triggered, cascade, ICW4 follows
+        io_wait();
+        outb(SLAVE_COMMAND, 0x11);
+        io_wait();
+        outb(MASTER_DATA, PIC_VECTOR_BASE); // ICW2: vector base
+        io_wait();
+        outb(SLAVE_DATA, PIC_VECTOR_BASE + 8);
+        io_wait();
+        outb(MASTER_DATA, 1 << 2); // ICW3: slave on line 2
+        io_wait();
+        outb(SLAVE_DATA, 2); // ICW3: slave identity
+        io_wait();
+        outb(MASTER_DATA, 0x01); // ICW4: 8086 mode
+        io_wait();
+        outb(SLAVE_DATA, 0x01);
+        io_wait();
+        outb(MASTER_DATA, 0xff); // OCW1: mask everything
+        outb(SLAVE_DATA, 0xff);
+    }
+}

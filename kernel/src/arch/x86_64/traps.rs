@@ -1,0 +1,210 @@
+//! CPU exceptions: the saved register frame, decoding, and the Linux-style oops report.
+//!
+//! Every vector lands in [`trap_dispatch`] with a [`TrapFrame`]. An NMI is reported and the CPU resumes;
+//! an interrupt on a vector above 31 is reported as unexpected (no device interrupts are enabled yet);
+//! every other exception is fatal: the report names it (for a page fault: the address from CR2 and the
+//! decoded error code, Intel SDM vol. 3A §5.7), dumps registers and the call trace like Linux's
+//! `__die`/`show_regs`, and stops the kernel through [`crate::panic::die`].
+
+use core::fmt;
+
+use super::cpu;
+use crate::ksyms::Sym;
+use crate::{pr_emerg, pr_warn};
+
+/// Registers as `trap_common` pushes them, followed by what the stub and the CPU pushed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TrapFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    pub vector: u64,
+    pub error_code: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+const _: () = assert!(size_of::<TrapFrame>() == 22 * 8);
+
+pub const VECTOR_NMI: u64 = 2;
+pub const VECTOR_PAGE_FAULT: u64 = 14;
+
+/// Page-fault error code bits (SDM vol. 3A, Figure 5-12).
+pub mod pf {
+    pub const PROTECTION: u64 = 1 << 0;
+    pub const WRITE: u64 = 1 << 1;
+    pub const USER: u64 = 1 << 2;
+    pub const RESERVED_BIT: u64 = 1 << 3;
+    pub const INSTRUCTION: u64 = 1 << 4;
+    pub const PROTECTION_KEY: u64 = 1 << 5;
+    pub const SHADOW_STACK: u64 = 1 << 6;
+}
+
+/// The exception's name as Linux's oops header prints it.
+pub fn exception_name(vector: u64) -> &'static str {
+    match vector {
+        0 => "divide error",
+        1 => "debug",
+        2 => "NMI",
+        3 => "int3",
+        4 => "overflow",
+        5 => "bounds",
+        6 => "invalid opcode",
+        7 => "device not available",
+        8 => "double fault",
+        9 => "coprocessor segment overrun",
+        10 => "invalid TSS",
+        11 => "segment not present",
+        12 => "stack segment",
+        13 => "general protection fault",
+        14 => "page fault",
+        16 => "coprocessor error",
+        17 => "alignment check",
+        18 => "machine check",
+        19 => "SIMD coprocessor error",
+        20 => "virtualization exception",
+        21 => "control protection fault",
+        28 => "hypervisor injection",
+        29 => "VMM communication",
+        30 => "security exception",
+        _ => "reserved exception",
+    }
+}
+
+impl TrapFrame {
+    /// Whether the CPU was in user mode (CPL 3) when the trap happened.
+    pub fn is_from_user(&self) -> bool {
+        self.cs & 3 == 3
+    }
+}
+
+/// Entered from `trap_common` with interrupts disabled.
+#[unsafe(no_mangle)]
+extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    match frame.vector {
+        VECTOR_NMI => {
+            pr_warn!("Uhhuh. NMI received for unknown reason on CPU 0, continuing.");
+        }
+        0..=31 => die(frame),
+        vector => {
+            pr_warn!("unexpected interrupt on vector {vector:#x} at {}, ignored", Sym(frame.rip));
+        }
+    }
+}
+
+fn die(frame: &TrapFrame) -> ! {
+    crate::printk::emergency_unlock();
+    if frame.vector == VECTOR_PAGE_FAULT {
+        report_page_fault(frame, cr2());
+    }
+    let name = exception_name(frame.vector);
+    pr_emerg!("Oops: {}: {:04x} [#1]", name, frame.error_code);
+    show_regs(frame);
+    crate::panic::die(name);
+}
+
+fn cr2() -> u64 {
+    // SAFETY: reading CR2 has no side effects.
+    unsafe { x86::controlregs::cr2() as u64 }
+}
+
+fn report_page_fault(frame: &TrapFrame, address: u64) {
+    let code = frame.error_code;
+    if address < 4096 && code & pf::USER == 0 {
+        pr_emerg!("BUG: kernel NULL pointer dereference, address: {address:016x}");
+    } else {
+        pr_emerg!("BUG: unable to handle page fault for address: {address:016x}");
+    }
+    let access = if code & pf::INSTRUCTION != 0 {
+        "instruction fetch"
+    } else if code & pf::WRITE != 0 {
+        "write access"
+    } else {
+        "read access"
+    };
+    pr_emerg!(
+        "#PF: {} {} in {} mode",
+        if code & pf::USER != 0 { "user" } else { "supervisor" },
+        access,
+        if frame.is_from_user() { "user" } else { "kernel" }
+    );
+    let reason = if code & pf::PROTECTION == 0 {
+        "not-present page"
+    } else if code & pf::RESERVED_BIT != 0 {
+        "reserved bit violation"
+    } else if code & pf::PROTECTION_KEY != 0 {
+        "protection keys violation"
+    } else if code & pf::SHADOW_STACK != 0 {
+        "shadow stack violation"
+    } else {
+        "permissions violation"
+    };
+    pr_emerg!("#PF: error_code({code:#06x}) - {reason}");
+}
+
+/// The register dump of Linux's `show_regs`, then the call trace.
+pub fn show_regs(f: &TrapFrame) {
+    // SAFETY: reading control registers has no side effects.
+    let (cr0, cr3, cr4) = unsafe {
+        (
+            x86::controlregs::cr0().bits() as u64,
+            x86::controlregs::cr3(),
+            x86::controlregs::cr4().bits() as u64,
+        )
+    };
+    pr_emerg!("RIP: {:04x}:{}", f.cs, Sym(f.rip));
+    pr_emerg!("RSP: {:04x}:{:016x} EFLAGS: {:08x}", f.ss, f.rsp, f.rflags);
+    pr_emerg!("RAX: {:016x} RBX: {:016x} RCX: {:016x}", f.rax, f.rbx, f.rcx);
+    pr_emerg!("RDX: {:016x} RSI: {:016x} RDI: {:016x}", f.rdx, f.rsi, f.rdi);
+    pr_emerg!("RBP: {:016x} R08: {:016x} R09: {:016x}", f.rbp, f.r8, f.r9);
+    pr_emerg!("R10: {:016x} R11: {:016x} R12: {:016x}", f.r10, f.r11, f.r12);
+    pr_emerg!("R13: {:016x} R14: {:016x} R15: {:016x}", f.r13, f.r14, f.r15);
+    pr_emerg!("CS:  {:04x} CR0: {:016x} vector: {} error: {:#x}", f.cs, cr0, f.vector, f.error_code);
+    pr_emerg!("CR2: {:016x} CR3: {:016x} CR4: {:016x}", cr2(), cr3, cr4);
+    print_call_trace(Some(f.rip), f.rbp);
+}
+
+/// Prints `Call Trace:` from an optional first address and a frame pointer.
+pub fn print_call_trace(first: Option<u64>, rbp: u64) {
+    pr_emerg!("Call Trace:");
+    pr_emerg!(" <TASK>");
+    if let Some(rip) = first {
+        pr_emerg!(" {}", Sym(rip));
+    }
+    super::backtrace::walk(rbp, |return_address| pr_emerg!(" {}", ReturnAddress(return_address)));
+    pr_emerg!(" </TASK>");
+}
+
+/// A return address, symbolized by the call instruction before it (the return address itself may already
+/// belong to the next function when the call was a function's last instruction).
+struct ReturnAddress(u64);
+
+impl fmt::Display for ReturnAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match crate::ksyms::lookup(self.0 - 1) {
+            Some(sym) => write!(f, "{}+{:#x}/{:#x}", sym.name, sym.offset + 1, sym.size),
+            None => write!(f, "{:#018x}", self.0),
+        }
+    }
+}
+
+/// Prints the call trace of the current context (used by the panic handler).
+pub fn dump_stack() {
+    print_call_trace(None, cpu::frame_pointer());
+}

@@ -1,0 +1,106 @@
+//! Pagoda: a Rust microkernel for x86-64 whose heart is memory management.
+//!
+//! `kernel_main` is entered from the 32-bit multiboot2 stub (`arch/x86_64/boot.rs`) in long mode on the
+//! boot stack, and brings the system up in the order of DESIGN §4 (seed 000 §1–§7 so far): console and
+//! log, CPU tables, command line, boot information, E820, memblock. Later issues continue the sequence
+//! (page tables, zones, buddy, slab, tasks).
+//!
+//! Layers, one way: `arch/x86_64` (hardware) ← `sync`, `printk`, `boot`, `mm` (mechanisms) ← pure crates
+//! (`mm-core`, `lib/*`), which know nothing of hardware.
+#![no_std]
+#![no_main]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod arch;
+mod boot;
+mod ksyms;
+mod ktest;
+mod mm;
+mod panic;
+mod printk;
+mod sync;
+
+use arch::x86_64::{self as cpu_arch, cpu::CpuFeatures, tsc};
+use bootparam::BootParams;
+
+/// NX support as reported by CPUID 0x80000001 EDX bit 20 (the stub enabled EFER.NXE when set).
+const CPUID_EXT_NX: u32 = 1 << 20;
+
+#[unsafe(no_mangle)]
+extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
+    tsc::mark_boot();
+    printk::init_console();
+    pr_notice!(
+        "Pagoda version {} (rustc, x86_64-unknown-none) — a memory-management microkernel",
+        env!("CARGO_PKG_VERSION")
+    );
+    cpu_arch::init_cpu();
+
+    let features = CpuFeatures::detect();
+    pr_info!(
+        "CPU: {} (family {:#x}, model {:#x}, stepping {:#x}), {} bits physical, {} bits virtual",
+        features.brand(),
+        features.family,
+        features.model,
+        features.stepping,
+        features.phys_addr_bits,
+        features.virt_addr_bits
+    );
+    pr_info!("CPU features: {features}");
+    if cpuid_ext_edx & CPUID_EXT_NX != 0 {
+        pr_info!("NX (Execute Disable) protection: active");
+    } else {
+        pr_warn!("NX (Execute Disable) protection: not available on this CPU");
+    }
+    match tsc::calibrate() {
+        Some(khz) => pr_info!("tsc: Detected {}.{:03} MHz processor", khz / 1000, khz % 1000),
+        None => pr_warn!("tsc: PIT calibration failed, log timestamps stay at 0"),
+    }
+
+    let boot = match boot::BootInfo::load(magic, mbi_phys) {
+        Ok(boot) => boot,
+        Err(err) => {
+            pr_emerg!("boot: {err}; cannot continue without a memory map");
+            cpu_arch::cpu::halt_forever();
+        }
+    };
+    let cmdline = boot.cmdline();
+    let params = BootParams::parse(cmdline);
+    printk::set_console_loglevel(params.loglevel);
+    pr_notice!("Command line: {cmdline}");
+    for problem in &params.problems {
+        pr_warn!("Kernel command line: {problem}");
+    }
+    if params.problems_dropped > 0 {
+        pr_warn!("Kernel command line: {} more problems not shown", params.problems_dropped);
+    }
+    if let Some(test) = params.test {
+        ktest::set_active(test);
+    }
+    boot.print();
+    match boot.module_bytes("ksyms").map(ksyms::init) {
+        Some(Some(count)) => pr_info!("ksyms: {count} kernel symbols for backtraces"),
+        Some(None) => pr_warn!("ksyms: the ksyms module is not text; backtraces show bare addresses"),
+        None => pr_notice!("ksyms: no ksyms module; backtraces show bare addresses"),
+    }
+
+    let e820 = mm::e820::setup(boot, params.mem_limit);
+    let image = mm::layout::kernel_image();
+    mm::memblock::set_debug(params.memblock_debug);
+    mm::memblock::setup(&e820, boot, &image);
+    mm::memblock::print_memory_summary(&image);
+
+    if let Some(test) = params.test {
+        ktest::run(test);
+    }
+    match params.init {
+        Some(init) => {
+            pr_notice!("Kernel has no init yet: cannot start {init} (userland arrives in a later issue).")
+        }
+        None => pr_notice!(
+            "Kernel has no init yet: boot reached its current end (userland arrives in a later issue)."
+        ),
+    }
+    pr_notice!("System halted.");
+    cpu_arch::cpu::halt_forever()
+}

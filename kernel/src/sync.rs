@@ -1,0 +1,122 @@
+//! Kernel locks: a spinlock that also disables local interrupts while held (Linux's `spin_lock_irqsave`).
+//!
+//! One CPU runs today, but the lock is a real test-and-set lock so code written against it stays correct
+//! when more CPUs come up. Disabling interrupts while holding it keeps an interrupt handler on the same
+//! CPU from deadlocking on a lock its own CPU holds.
+
+use core::cell::UnsafeCell;
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::arch::x86_64::cpu::{local_irq_restore, local_irq_save};
+
+/// A spinlock protecting a `T`.
+pub struct SpinLock<T> {
+    locked: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: access to `value` is serialized by `locked`; `T: Send` lets the value move between contexts.
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+
+impl<T> SpinLock<T> {
+    pub const fn new(value: T) -> Self {
+        Self { locked: AtomicBool::new(false), value: UnsafeCell::new(value) }
+    }
+
+    /// Takes the lock, spinning until it is free; local interrupts stay off until the guard drops.
+    pub fn lock(&self) -> SpinLockGuard<'_, T> {
+        let irq_was_enabled = local_irq_save();
+        while self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            while self.locked.load(Ordering::Relaxed) {
+                core::hint::spin_loop();
+            }
+        }
+        SpinLockGuard { lock: self, irq_was_enabled }
+    }
+
+    /// Releases the lock whoever holds it.
+    ///
+    /// # Safety
+    /// Only for the path that stops the kernel (panic, fatal exception): the holder will never run again,
+    /// so its guard will never touch the value, and the caller is the only context left running.
+    pub unsafe fn force_unlock(&self) {
+        self.locked.store(false, Ordering::Release);
+    }
+}
+
+/// Access to the locked value; unlocks (and restores the interrupt flag) when dropped.
+pub struct SpinLockGuard<'a, T> {
+    lock: &'a SpinLock<T>,
+    irq_was_enabled: bool,
+}
+
+impl<T> Deref for SpinLockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard proves the lock is held, so no other reference to the value exists.
+        unsafe { &*self.lock.value.get() }
+    }
+}
+
+impl<T> DerefMut for SpinLockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard proves the lock is held, and `&mut self` makes this the only access.
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
+
+impl<T> Drop for SpinLockGuard<'_, T> {
+    fn drop(&mut self) {
+        self.lock.locked.store(false, Ordering::Release);
+        local_irq_restore(self.irq_was_enabled);
+    }
+}
+
+/// A value set once and then shared for the rest of the run (a minimal `std::sync::OnceLock`).
+pub struct OnceLock<T> {
+    state: core::sync::atomic::AtomicU8,
+    value: UnsafeCell<core::mem::MaybeUninit<T>>,
+}
+
+const ONCE_EMPTY: u8 = 0;
+const ONCE_WRITING: u8 = 1;
+const ONCE_READY: u8 = 2;
+
+// SAFETY: the value is written once, by the one context that won the EMPTY → WRITING transition, and
+// only read after READY is published with Release; readers use Acquire.
+unsafe impl<T: Send + Sync> Sync for OnceLock<T> {}
+
+impl<T> OnceLock<T> {
+    pub const fn new() -> Self {
+        Self {
+            state: core::sync::atomic::AtomicU8::new(ONCE_EMPTY),
+            value: UnsafeCell::new(core::mem::MaybeUninit::uninit()),
+        }
+    }
+
+    /// Stores `value` if nothing was stored yet; otherwise gives it back.
+    pub fn set(&self, value: T) -> Result<&T, T> {
+        if self
+            .state
+            .compare_exchange(ONCE_EMPTY, ONCE_WRITING, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err(value);
+        }
+        // SAFETY: this context won the EMPTY → WRITING transition, so it is the only writer and no reader
+        // looks at the value before READY.
+        unsafe { (*self.value.get()).write(value) };
+        self.state.store(ONCE_READY, Ordering::Release);
+        Ok(self.get().expect("just set"))
+    }
+
+    /// The stored value, once set.
+    pub fn get(&self) -> Option<&T> {
+        (self.state.load(Ordering::Acquire) == ONCE_READY).then(|| {
+            // SAFETY: READY is published only after the value was fully written, and it is never
+            // written again.
+            unsafe { (*self.value.get()).assume_init_ref() }
+        })
+    }
+}
