@@ -20,11 +20,22 @@ pub const TAG_MODULE: u32 = 3;
 pub const TAG_BASIC_MEMINFO: u32 = 4;
 pub const TAG_MMAP: u32 = 6;
 pub const TAG_FRAMEBUFFER: u32 = 8;
-pub const TAG_EFI32: u32 = 11;
 pub const TAG_EFI64: u32 = 12;
 pub const TAG_ACPI_OLD: u32 = 14;
 pub const TAG_ACPI_NEW: u32 = 15;
 pub const TAG_EFI_MMAP: u32 = 17;
+
+pub const TAG_EFI_BS_NOT_EXITED: u32 = 18;
+
+/// Fixed-size tags the kernel reads, with their size padded to 8 bytes: the `multiboot2` crate asserts
+/// that a tag's padded size equals its type's, so anything else is refused here first.
+pub const FIXED_SIZE_TAGS: &[(u32, usize)] = &[
+    (TAG_BASIC_MEMINFO, 16),
+    (TAG_EFI64, 16),
+    (TAG_ACPI_OLD, 32), // 8-byte header + 20-byte RSDP
+    (TAG_ACPI_NEW, 48), // 8-byte header + 36-byte XSDP
+    (TAG_EFI_BS_NOT_EXITED, 8),
+];
 
 /// The first problem found in a boot-information block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +112,11 @@ fn check_string(typ: u32, s: &[u8]) -> Result<(), MbiError> {
 
 fn check_tag(typ: u32, tag: &[u8]) -> Result<(), MbiError> {
     let layout = |what| MbiError::BadLayout { typ, what };
+    if let Some(&(_, padded)) = FIXED_SIZE_TAGS.iter().find(|(t, _)| *t == typ)
+        && tag.len().next_multiple_of(8) != padded
+    {
+        return Err(layout("size differs from the tag's fixed layout"));
+    }
     match typ {
         TAG_CMDLINE | TAG_BOOT_LOADER_NAME => check_string(typ, &tag[8..]),
         TAG_MODULE => {
@@ -111,7 +127,6 @@ fn check_tag(typ: u32, tag: &[u8]) -> Result<(), MbiError> {
                 _ => Err(layout("module tag too short")),
             }
         }
-        TAG_BASIC_MEMINFO if tag.len() < 16 => Err(layout("basic memory info too short")),
         TAG_MMAP => {
             let entry_size = u32_at(tag, 8).ok_or(layout("memory map too short"))?;
             if tag.len() < 16 || entry_size != 24 || !(tag.len() - 16).is_multiple_of(24) {
@@ -144,10 +159,6 @@ fn check_tag(typ: u32, tag: &[u8]) -> Result<(), MbiError> {
                 _ => Ok(()),
             }
         }
-        TAG_EFI32 if tag.len() < 12 => Err(layout("EFI32 system table tag too short")),
-        TAG_EFI64 if tag.len() < 16 => Err(layout("EFI64 system table tag too short")),
-        TAG_ACPI_OLD if tag.len() < 8 + 20 => Err(layout("RSDP v1 too short")),
-        TAG_ACPI_NEW if tag.len() < 8 + 36 => Err(layout("RSDP v2 too short")),
         _ => Ok(()),
     }
 }

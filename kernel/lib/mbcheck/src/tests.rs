@@ -71,6 +71,16 @@ fn find(b: &[u8], typ: u32) -> usize {
 }
 
 #[test]
+fn fixed_tag_sizes_match_the_multiboot2_crate() {
+    let size = |typ| FIXED_SIZE_TAGS.iter().find(|(t, _)| *t == typ).map(|&(_, s)| s);
+    assert_eq!(size(TAG_BASIC_MEMINFO), Some(size_of::<multiboot2::BasicMemoryInfoTag>()));
+    assert_eq!(size(TAG_EFI64), Some(size_of::<multiboot2::EFISdt64Tag>()));
+    assert_eq!(size(TAG_ACPI_OLD), Some(size_of::<multiboot2::RsdpV1Tag>()));
+    assert_eq!(size(TAG_ACPI_NEW), Some(size_of::<multiboot2::RsdpV2Tag>()));
+    assert_eq!(size(TAG_EFI_BS_NOT_EXITED), Some(size_of::<multiboot2::EFIBootServicesNotExitedTag>()));
+}
+
+#[test]
 fn a_grub_like_block_passes() {
     assert_eq!(validate(&grub_like()), Ok(7));
 }
@@ -110,6 +120,12 @@ fn each_kind_of_damage_is_named() {
     set_u32(&mut b, mmap + 8, 20);
     assert!(matches!(validate(&b), Err(MbiError::BadLayout { typ: TAG_MMAP, .. })));
 
+    // A fixed-size tag with another size (found by the property test below: the crate asserts on it).
+    let mut b = good.clone();
+    let basic = find(&b, TAG_BASIC_MEMINFO);
+    set_u32(&mut b, basic + 4, 24);
+    assert!(matches!(validate(&b), Err(MbiError::BadLayout { typ: TAG_BASIC_MEMINFO, .. })));
+
     let mut b = good.clone();
     let fb = find(&b, TAG_FRAMEBUFFER);
     b[fb + 29] = 0; // indexed, with a palette size that does not fit
@@ -148,6 +164,8 @@ fn exercise_crate(words: &[u64]) {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
     #[test]
     fn random_damage_never_panics(flips in prop::collection::vec((0usize..400, any::<u8>()), 1..8)) {
         let mut b = grub_like();
