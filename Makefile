@@ -100,7 +100,7 @@ run: deps iso $(if $(filter 1,$(UEFI)),$(BUILD)/OVMF_VARS.fd)
 
 debug: deps iso $(if $(filter 1,$(UEFI)),$(BUILD)/OVMF_VARS.fd)
 	@printf '%s\n' "file $(KERNEL_ELF)" "set architecture i386:x86-64" "target remote localhost:1234" \
-	    "break kernel_main" > $(BUILD)/gdbinit
+	    "hbreak kernel_main" > $(BUILD)/gdbinit
 	@echo "QEMU waits for GDB on localhost:1234. In another terminal: gdb -x $(BUILD)/gdbinit"
 	$(QEMU) $(QEMU_ARGS) -serial mon:stdio -display none -s -S
 

@@ -52,7 +52,11 @@ pub fn run(name: &str) -> ! {
         "pagefault" => pagefault(),
         "memblock" => memblock_alloc_free(),
         "triplefault" => triple_fault(),
-        _ => Err("no such test (known: boot, panic, pagefault, memblock, triplefault)"),
+        "doublefault" => {
+            pr_info!("test=doublefault: switching to an unmapped stack and raising #UD");
+            crate::arch::x86_64::traps::provoke_double_fault(UNMAPPED_TEST_ADDRESS)
+        }
+        _ => Err("no such test (known: boot, panic, pagefault, doublefault, memblock, triplefault)"),
     };
     report(name, result);
     qemu::exit(if result.is_ok() { qemu::ExitCode::Pass } else { qemu::ExitCode::Fail })

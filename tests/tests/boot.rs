@@ -209,3 +209,14 @@ fn triple_fault_exit_zero_is_a_failure() {
     assert!(!out.passed());
     assert!(out.log.has("test=triplefault: loading an empty IDT"));
 }
+
+#[test]
+fn double_fault_runs_on_its_ist_stack_and_fails() {
+    let out = run(&Scenario::test("doublefault", "64M", ""));
+    out.expect_status(EXIT_FAIL);
+    assert!(out.log.has("test=doublefault: switching to an unmapped stack"));
+    // The report could only be printed from the IST stack: the interrupted stack was unusable.
+    assert!(out.log.has("Oops: double fault: 0000 [#1]"), "{}", out.log.text());
+    assert!(out.log.has("RSP: 0010:0000010000000000"), "the faulting RSP is the unmapped stack");
+    assert!(out.log.has("TEST doublefault: FAIL fatal exception"));
+}

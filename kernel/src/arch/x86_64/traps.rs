@@ -208,3 +208,11 @@ impl fmt::Display for ReturnAddress {
 pub fn dump_stack() {
     print_call_trace(None, cpu::frame_pointer());
 }
+
+/// Switches to a stack no page table maps and executes UD2: delivering #UD faults on the stack, so does
+/// delivering that #PF, and the CPU raises a double fault, which runs on its own IST stack. Only the
+/// `doublefault` test calls this.
+pub fn provoke_double_fault(unmapped_stack_top: u64) -> ! {
+    // SAFETY: deliberately fatal: the double-fault handler reports and stops the kernel, nothing returns.
+    unsafe { core::arch::asm!("mov rsp, {top}", "ud2", top = in(reg) unmapped_stack_top, options(noreturn)) }
+}
