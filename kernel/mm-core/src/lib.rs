@@ -5,5 +5,15 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod buddy;
 pub mod e820;
+pub mod gfp;
+pub mod list;
 pub mod memblock;
+pub mod numa;
+pub mod page;
+pub mod pcp;
+pub mod proc;
+pub mod rng;
+pub mod watermark;
+pub mod zone;

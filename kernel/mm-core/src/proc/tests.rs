@@ -1,0 +1,118 @@
+//! The texts line by line against Linux's formats.
+
+use super::*;
+
+fn dma_zone(pcp: &[PcpReport]) -> ZoneReport<'_> {
+    let mut free_per_type = [[0u64; MAX_ORDER]; MIGRATE_TYPES];
+    free_per_type[MigrateType::Movable as usize] = [1, 1, 0, 1, 2, 1, 1, 0, 1, 1, 3];
+    free_per_type[MigrateType::Unmovable as usize][0] = 2;
+    ZoneReport {
+        node: 0,
+        zone: Some(ZoneType::Dma),
+        start_pfn: 0,
+        spanned: 4096,
+        present: 3999,
+        managed: 3840,
+        free: 3811,
+        watermarks: Watermarks { min: 12, low: 15, high: 18 },
+        protection: [0, 1916, 1916, 1916],
+        free_per_type,
+        pageblocks_per_type: [1, 7, 0, 0],
+        pcp,
+    }
+}
+
+#[test]
+fn buddyinfo_matches_linux() {
+    let z = dma_zone(&[]);
+    let mut empty = dma_zone(&[]);
+    empty.zone = Some(ZoneType::Normal);
+    empty.present = 0;
+    let mut s = String::new();
+    buddyinfo(&mut s, &[z, empty]).unwrap();
+    assert_eq!(
+        s,
+        "Node 0, zone      DMA      3      1      0      1      2      1      1      0      1      1      3 \n"
+    );
+}
+
+#[test]
+fn pagetypeinfo_matches_linux() {
+    let mut s = String::new();
+    pagetypeinfo(&mut s, &[dma_zone(&[])]).unwrap();
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(lines[0], "Page block order: 9");
+    assert_eq!(lines[1], "Pages per block:  512");
+    assert_eq!(lines[2], "");
+    assert_eq!(
+        lines[3],
+        "Free pages count per migrate type at order       0      1      2      3      4      5      6      7      8      9     10 "
+    );
+    assert_eq!(
+        lines[4],
+        "Node    0, zone      DMA, type    Unmovable      2      0      0      0      0      0      0      0      0      0      0 "
+    );
+    assert_eq!(
+        lines[5],
+        "Node    0, zone      DMA, type      Movable      1      1      0      1      2      1      1      0      1      1      3 "
+    );
+    assert_eq!(lines[9], "Number of blocks type     Unmovable      Movable  Reclaimable   HighAtomic ");
+    assert_eq!(lines[10], "Node 0, zone      DMA            1            7            0            0 ");
+}
+
+#[test]
+fn zoneinfo_matches_linux() {
+    let pcp = [PcpReport { cpu: 0, count: 5, high: 6, batch: 1 }];
+    let mut empty = dma_zone(&[]);
+    empty.zone = Some(ZoneType::Normal);
+    empty.present = 0;
+    let mut s = String::new();
+    zoneinfo(&mut s, &[dma_zone(&pcp), empty]).unwrap();
+    let expected = "\
+Node 0, zone      DMA
+  pages free     3811
+        boost    0
+        min      12
+        low      15
+        high     18
+        spanned  4096
+        present  3999
+        managed  3840
+        cma      0
+        protection: (0, 1916, 1916, 1916)
+      nr_free_pages 3811
+  pagesets
+    cpu: 0
+              count: 5
+              high:  6
+              batch: 1
+  node_unreclaimable:  0
+  start_pfn:           0
+Node 0, zone   Normal
+  pages free     3811
+";
+    assert!(s.starts_with(expected), "{s}");
+    assert!(s.ends_with("        protection: (0, 1916, 1916, 1916)\n"));
+}
+
+#[test]
+fn meminfo_and_vmstat_match_linux() {
+    let mut s = String::new();
+    meminfo(&mut s, &MemInfo { total: 2_007_353, free: 1_500_000, available: 1_480_000 }).unwrap();
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(lines[0], "MemTotal:        8029412 kB");
+    assert_eq!(lines[1], "MemFree:         6000000 kB");
+    assert_eq!(lines[2], "MemAvailable:    5920000 kB");
+    assert_eq!(lines[7], "SwapFree:              0 kB");
+    let mut v = String::new();
+    vmstat(&mut v, 42, &VmEvents { pgalloc: [1, 2, 3, 0], pgfree: 5 }, false).unwrap();
+    assert_eq!(v, "nr_free_pages 42\npgalloc_dma 1\npgalloc_dma32 2\npgalloc_normal 3\npgfree 5\n");
+}
+
+#[test]
+fn reserve_and_available() {
+    assert_eq!(zone_reserve_pages(3840, 18, &[0, 1916, 1916, 1916]), 1934);
+    assert_eq!(zone_reserve_pages(100, 18, &[0, 1916, 1916, 1916]), 100);
+    assert_eq!(mem_available(1000, 1934), 0);
+    assert_eq!(mem_available(10_000, 1934), 8066);
+}
