@@ -18,6 +18,7 @@ mod ktest;
 mod mm;
 mod panic;
 mod printk;
+mod random;
 mod sync;
 
 use arch::x86_64::{self as cpu_arch, cpu::CpuFeatures, tsc};
@@ -88,7 +89,25 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
     let image = mm::layout::kernel_image();
     mm::memblock::set_debug(params.memblock_debug);
     mm::memblock::setup(&e820, boot, &image);
-    mm::memblock::print_memory_summary(&image);
+    if let Some(test) = params.test {
+        ktest::run_early(test);
+    }
+    let source = random::init(&features);
+    pr_info!("random: boot entropy from {source}");
+    let options = mm::mm_init::MmOptions {
+        page_poison: params.page_poison,
+        init_on_alloc: params.init_on_alloc,
+        init_on_free: params.init_on_free,
+        shuffle: params.shuffle,
+        numa_off: params.numa_off,
+        nx: cpuid_ext_edx & CPUID_EXT_NX != 0,
+    };
+    let report = match mm::mm_init::mm_init(boot, options) {
+        Ok(report) => report,
+        Err(why) => panic!("mm_init: {why}"),
+    };
+    mm::memblock::print_memory_summary(&image, report.free_pages, report.total_pages);
+    mm::vmstat::print_all(printk::Level::Debug);
 
     if let Some(test) = params.test {
         ktest::run(test);

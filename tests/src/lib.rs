@@ -58,6 +58,8 @@ pub struct Scenario {
     pub mem: String,
     pub firmware: Firmware,
     pub timeout: Duration,
+    /// More QEMU arguments (NUMA topology, CPUs).
+    pub qemu_args: Vec<String>,
 }
 
 impl Scenario {
@@ -70,7 +72,14 @@ impl Scenario {
             mem: mem.to_string(),
             firmware: Firmware::Bios,
             timeout: Duration::from_secs(90),
+            qemu_args: Vec::new(),
         }
+    }
+
+    /// Adds QEMU arguments.
+    pub fn qemu(mut self, args: &[&str]) -> Self {
+        self.qemu_args.extend(args.iter().map(|a| a.to_string()));
+        self
     }
 
     pub fn uefi(mut self) -> Self {
@@ -153,6 +162,7 @@ fn qemu_command(s: &Scenario, iso: &Path, vars: Option<&Path>) -> Command {
         ]);
         cmd.arg("-drive").arg(format!("if=pflash,format=raw,file={}", vars.display()));
     }
+    cmd.args(&s.qemu_args);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd
 }

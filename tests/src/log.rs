@@ -111,6 +111,13 @@ impl SerialLog {
             .collect()
     }
 
+    /// KiB of page descriptors from the `Memory model:` line.
+    pub fn memmap_kib(&self) -> Option<u64> {
+        let m = self.find("Memory model: ")?;
+        let at = m.find("K of descriptors")?;
+        m[..at].rsplit(' ').next()?.parse().ok()
+    }
+
     /// The `Memory:` summary line, parsed.
     pub fn memory_summary(&self) -> Option<MemorySummary> {
         let m = self.find("Memory: ")?;

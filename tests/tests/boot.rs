@@ -48,14 +48,26 @@ fn assert_memory_summary(out: &Outcome, e820: &[E820Line]) {
         (image.text / 1024, image.rodata / 1024, image.data / 1024, image.bss / 1024, image.boot / 1024),
         "kernel section sizes differ from the ELF's"
     );
-    // At least the RAM below 1 MiB and the whole kernel image are reserved.
+    // At least the RAM below 1 MiB, the whole kernel image and the page descriptors are reserved; little
+    // else (page tables, boot information, modules).
     let low_ram_kib: u64 = usable(e820)
         .filter(|e| e.start < MIB)
         .map(|e| (e.end_inclusive.min(MIB - 1) + 1 - e.start) / 1024)
         .sum();
     let image_kib = (image.boot + image.text + image.rodata + image.data + image.bss) / 1024;
-    assert!(s.reserved >= low_ram_kib - 4 + image_kib, "reserved {}K is too small", s.reserved);
-    assert!(s.reserved < low_ram_kib + image_kib + 1024, "reserved {}K is implausibly large", s.reserved);
+    let memmap_kib = out.log.memmap_kib().expect("Memory model line");
+    let sections = usable(e820).map(|e| e.start >> 27).chain(usable(e820).map(|e| e.end_inclusive >> 27));
+    let expected_sections: std::collections::BTreeSet<u64> =
+        usable(e820).flat_map(|e| (e.start >> 27)..=(e.end_inclusive >> 27)).collect();
+    assert!(sections.count() > 0);
+    assert_eq!(
+        memmap_kib,
+        expected_sections.len() as u64 * 1024,
+        "1 MiB of descriptors per present 128 MiB section"
+    );
+    let floor = low_ram_kib - 4 + image_kib + memmap_kib;
+    assert!(s.reserved >= floor, "reserved {}K is below {floor}K", s.reserved);
+    assert!(s.reserved < floor + 1024, "reserved {}K is implausibly large (floor {floor}K)", s.reserved);
 }
 
 /// A SeaBIOS boot of `mem` bytes on `pc`: pass, canonical E820 matching QEMU's layout, consistent summary.
@@ -139,7 +151,7 @@ fn panic_is_reported_and_fails_the_test() {
     let out = run(&Scenario::test("panic", "64M", ""));
     out.expect_status(EXIT_FAIL);
     assert!(out.log.has("Kernel panic - not syncing: test=panic: a deliberate panic"));
-    assert!(out.log.has("panic at kernel/src/ktest.rs:"));
+    assert!(out.log.has("panic at kernel/src/ktest/mod.rs:"));
     assert!(out.log.has("Call Trace:"));
     // The backtrace names the function that panicked (symbolized through the ksyms module).
     assert!(out.log.messages().any(|m| m.starts_with(" kernel::ktest::run+0x")), "{}", out.log.text());

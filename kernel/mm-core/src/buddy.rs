@@ -44,11 +44,16 @@ pub enum FreeError {
     AlreadyFree,
 }
 
-/// The free memory of one zone: `[start_pfn, end_pfn)`.
+/// The free memory of one zone: `[start_pfn, end_pfn)` of node `node`, zone index `zone`.
+///
+/// Spans of different zones may overlap when nodes interleave; a page belongs to the zone whose
+/// node and zone index its descriptor carries, and only such pages ever merge here.
 #[derive(Clone, Debug)]
 pub struct BuddyZone {
     start_pfn: u64,
     end_pfn: u64,
+    node: u8,
+    zone: u8,
     pub free_area: [FreeArea; MAX_ORDER],
     nr_free_pages: u64,
 }
@@ -66,9 +71,16 @@ fn can_steal_fallback(order: usize, start: MigrateType) -> bool {
 
 impl BuddyZone {
     pub const fn new(start_pfn: u64, end_pfn: u64) -> Self {
+        Self::with_id(start_pfn, end_pfn, 0, 0)
+    }
+
+    /// A zone whose pages carry `node` and `zone` in their descriptors.
+    pub const fn with_id(start_pfn: u64, end_pfn: u64, node: u8, zone: u8) -> Self {
         Self {
             start_pfn,
             end_pfn,
+            node,
+            zone,
             free_area: [FreeArea { lists: [PageList::new(); MIGRATE_TYPES], nr_free: 0 }; MAX_ORDER],
             nr_free_pages: 0,
         }
@@ -136,11 +148,14 @@ impl BuddyZone {
         self.free_area[order].lists[mt as usize].push_front(map, pfn);
     }
 
-    /// Whether `pfn` heads a free block of exactly `order` in this zone.
+    /// Whether `pfn` heads a free block of exactly `order` in this zone (Linux's `page_is_buddy`).
     fn is_free_block(&self, map: &impl PageMap, pfn: u64, order: usize) -> bool {
         self.contains(pfn) && {
             let page = map.page(pfn);
-            page.has(flags::PG_BUDDY) && usize::from(page.order) == order
+            page.has(flags::PG_BUDDY)
+                && usize::from(page.order) == order
+                && page.node == self.node
+                && page.zone == self.zone
         }
     }
 
@@ -327,6 +342,8 @@ impl BuddyZone {
             let page = map.page_mut(pfn);
             page.clear(flags::PG_RESERVED);
             page.owner = PageOwner::Free as u8;
+            page.node = self.node;
+            page.zone = self.zone;
             page.set_refcount(0);
         }
         let mut pfn = start;
@@ -356,7 +373,9 @@ impl BuddyZone {
         let mut counts = [0; MIGRATE_TYPES];
         let mut pfn = self.start_pfn;
         while pfn < self.end_pfn {
-            counts[self.pageblock_migratetype(map, pfn) as usize] += 1;
+            if map.present(pfn) {
+                counts[self.pageblock_migratetype(map, pfn) as usize] += 1;
+            }
             pfn = (pfn & !(PAGEBLOCK_NR_PAGES - 1)) + PAGEBLOCK_NR_PAGES;
         }
         counts
@@ -453,7 +472,8 @@ impl BuddyZone {
         }
         let mut heads = 0;
         for pfn in self.start_pfn..self.end_pfn {
-            if map.page(pfn).has(flags::PG_BUDDY) {
+            let mine = |p: &crate::page::Page| p.node == self.node && p.zone == self.zone;
+            if map.present(pfn) && map.page(pfn).has(flags::PG_BUDDY) && mine(map.page(pfn)) {
                 heads += 1;
             }
         }

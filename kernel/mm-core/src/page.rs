@@ -199,6 +199,10 @@ impl Page {
 pub trait PageMap {
     fn page(&self, pfn: u64) -> &Page;
     fn page_mut(&mut self, pfn: u64) -> &mut Page;
+    /// Whether `pfn` has a descriptor at all (sparse memory has holes between sections).
+    fn present(&self, _pfn: u64) -> bool {
+        true
+    }
 }
 
 /// A contiguous run of descriptors starting at `base_pfn`: the host tests' (and benchmarks') page map.

@@ -19,9 +19,12 @@ pub struct PcpReport {
     pub batch: u64,
 }
 
+/// Most per-CPU lists reported per zone.
+pub const MAX_PCP_REPORTS: usize = 8;
+
 /// Everything the texts say about one zone.
 #[derive(Clone, Debug, Default)]
-pub struct ZoneReport<'a> {
+pub struct ZoneReport {
     pub node: usize,
     pub zone: Option<ZoneType>,
     pub start_pfn: u64,
@@ -34,10 +37,11 @@ pub struct ZoneReport<'a> {
     pub protection: [u64; MAX_NR_ZONES],
     pub free_per_type: [[u64; MAX_ORDER]; MIGRATE_TYPES],
     pub pageblocks_per_type: [u64; MIGRATE_TYPES],
-    pub pcp: &'a [PcpReport],
+    /// Per-CPU lists of the online CPUs.
+    pub pcp: heapless::Vec<PcpReport, MAX_PCP_REPORTS>,
 }
 
-impl ZoneReport<'_> {
+impl ZoneReport {
     fn name(&self) -> &'static str {
         self.zone.map_or("?", ZoneType::name)
     }
@@ -53,7 +57,7 @@ impl ZoneReport<'_> {
 }
 
 /// `/proc/buddyinfo`: one line per populated zone, free blocks per order.
-pub fn buddyinfo(w: &mut impl Write, zones: &[ZoneReport<'_>]) -> fmt::Result {
+pub fn buddyinfo(w: &mut impl Write, zones: &[ZoneReport]) -> fmt::Result {
     for z in zones.iter().filter(|z| z.populated()) {
         write!(w, "Node {}, zone {:>8} ", z.node, z.name())?;
         for n in z.free_per_order() {
@@ -65,7 +69,7 @@ pub fn buddyinfo(w: &mut impl Write, zones: &[ZoneReport<'_>]) -> fmt::Result {
 }
 
 /// `/proc/pagetypeinfo`: free blocks per order and type, then pageblocks per type.
-pub fn pagetypeinfo(w: &mut impl Write, zones: &[ZoneReport<'_>]) -> fmt::Result {
+pub fn pagetypeinfo(w: &mut impl Write, zones: &[ZoneReport]) -> fmt::Result {
     writeln!(w, "Page block order: {PAGEBLOCK_ORDER}")?;
     writeln!(w, "Pages per block:  {PAGEBLOCK_NR_PAGES}")?;
     writeln!(w)?;
@@ -100,7 +104,7 @@ pub fn pagetypeinfo(w: &mut impl Write, zones: &[ZoneReport<'_>]) -> fmt::Result
 }
 
 /// `/proc/zoneinfo`: watermarks, sizes, protection, counters and per-CPU lists of every zone.
-pub fn zoneinfo(w: &mut impl Write, zones: &[ZoneReport<'_>]) -> fmt::Result {
+pub fn zoneinfo(w: &mut impl Write, zones: &[ZoneReport]) -> fmt::Result {
     for z in zones {
         write!(w, "Node {}, zone {:>8}", z.node, z.name())?;
         write!(w, "\n  pages free     {}", z.free)?;
@@ -123,7 +127,7 @@ pub fn zoneinfo(w: &mut impl Write, zones: &[ZoneReport<'_>]) -> fmt::Result {
         }
         write!(w, "\n      {:<12} {}", "nr_free_pages", z.free)?;
         write!(w, "\n  pagesets")?;
-        for p in z.pcp {
+        for p in &z.pcp {
             write!(w, "\n    cpu: {}", p.cpu)?;
             write!(w, "\n              count: {}", p.count)?;
             write!(w, "\n              high:  {}", p.high)?;

@@ -48,7 +48,7 @@ pub fn zone_watermarks(min_free_kbytes: u64, zones: &[(u64, bool)], out: &mut [W
     let lowmem_pages: u64 = zones.iter().filter(|z| !z.1).map(|z| z.0).sum();
     for (&(managed, highmem), wm) in zones.iter().zip(out.iter_mut()) {
         let share = (pages_min * managed).checked_div(lowmem_pages).unwrap_or(0);
-        wm.min = if highmem { (managed / 1024).clamp(32, 128) } else { share };
+        wm.min = if highmem && managed > 0 { (managed / 1024).clamp(32, 128) } else { share };
         let step = (share >> 2).max(managed * WATERMARK_SCALE_FACTOR / 10_000);
         wm.low = wm.min + step;
         wm.high = wm.low + step;

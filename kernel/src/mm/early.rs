@@ -1,19 +1,37 @@
-//! Access to physical memory through the early direct map (physical [0, 4 GiB) at PAGE_OFFSET).
+//! Access to physical memory through the direct map at PAGE_OFFSET, before the final page tables exist.
 //!
-//! The boot stub maps the first 4 GiB at PAGE_OFFSET with 2 MiB pages; until the final page tables
-//! exist this is how the kernel reads the boot information and modules and writes memory memblock hands
-//! out. Ranges that leave the mapped window are refused.
+//! The boot stub maps physical [0, 4 GiB); [`extend_direct_map`] adds every RAM range above 4 GiB (in
+//! 2 MiB pages) once memblock knows the RAM. Translations of anything else are refused, so a stray
+//! physical address (from a boot loader, say) never becomes a wild pointer.
 
 use crate::arch::x86_64::boot::{EARLY_MAPPED_BYTES, PAGE_OFFSET};
+use crate::arch::x86_64::paging;
+use crate::sync::OnceLock;
+use crate::{pr_info, pr_warn};
 
-/// Virtual address of physical `phys` in the early direct map, if mapped.
-pub fn phys_to_virt(phys: u64) -> Option<u64> {
-    (phys < EARLY_MAPPED_BYTES).then_some(PAGE_OFFSET + phys)
+/// Most RAM ranges above 4 GiB that can be mapped.
+const MAX_HIGH_RANGES: usize = 64;
+
+/// RAM ranges above 4 GiB that are mapped, sorted; set once by [`extend_direct_map`].
+static HIGH_RANGES: OnceLock<heapless::Vec<(u64, u64), MAX_HIGH_RANGES>> = OnceLock::new();
+
+/// Whether `[phys, phys + len)` lies inside the direct map.
+pub fn is_mapped(phys: u64, len: usize) -> bool {
+    let Some(end) = phys.checked_add(len as u64) else { return false };
+    if end <= EARLY_MAPPED_BYTES {
+        return true;
+    }
+    HIGH_RANGES.get().is_some_and(|ranges| ranges.iter().any(|&(s, e)| s <= phys && end <= e))
 }
 
-/// Whether `[phys, phys + len)` lies inside the early direct map.
-pub fn is_mapped(phys: u64, len: usize) -> bool {
-    phys.checked_add(len as u64).is_some_and(|end| end <= EARLY_MAPPED_BYTES)
+/// Virtual address of physical `phys` in the direct map, if mapped.
+pub fn phys_to_virt(phys: u64) -> Option<u64> {
+    is_mapped(phys, 1).then_some(PAGE_OFFSET + phys)
+}
+
+/// Physical address of a direct-map virtual address.
+pub fn virt_to_phys(virt: u64) -> u64 {
+    virt - PAGE_OFFSET
 }
 
 /// The bytes at physical `[phys, phys + len)`, read-only, for the boot information and modules.
@@ -24,9 +42,50 @@ pub fn phys_bytes(phys: u64, len: usize) -> Option<&'static [u8]> {
     if !is_mapped(phys, len) {
         return None;
     }
-    let virt = phys_to_virt(phys)?;
-    // SAFETY: the range lies inside the early direct map (checked above), which is present and readable
-    // for the kernel's lifetime; callers only pass boot-loader data that memblock keeps reserved and
-    // nothing writes.
+    let virt = PAGE_OFFSET + phys;
+    // SAFETY: the range lies inside the direct map (checked above), which is present and readable for
+    // the kernel's lifetime; callers only pass boot-loader data that memblock keeps reserved and nothing
+    // writes.
     Some(unsafe { core::slice::from_raw_parts(virt as *const u8, len) })
+}
+
+/// Maps the RAM `ranges` (sorted `[start, end)` pairs) above 4 GiB into the direct map, with page-table
+/// pages from `alloc_table` (zeroed pages below 4 GiB). Returns the highest mapped address.
+pub fn extend_direct_map(
+    ranges: &[(u64, u64)],
+    nx: bool,
+    alloc_table: &mut dyn FnMut() -> Option<u64>,
+) -> u64 {
+    let high: heapless::Vec<(u64, u64), MAX_HIGH_RANGES> = ranges
+        .iter()
+        .filter(|&&(_, end)| end > EARLY_MAPPED_BYTES)
+        .map(|&(start, end)| {
+            ((start.max(EARLY_MAPPED_BYTES)) & !((2 << 20) - 1), end.next_multiple_of(2 << 20))
+        })
+        .take(MAX_HIGH_RANGES)
+        .collect();
+    if ranges.iter().filter(|r| r.1 > EARLY_MAPPED_BYTES).count() > MAX_HIGH_RANGES {
+        pr_warn!("direct map: more than {MAX_HIGH_RANGES} RAM ranges above 4G; the rest stays unmapped");
+    }
+    match paging::extend_direct_map(&high, nx, alloc_table) {
+        Some(tables) => {
+            let end = high.last().map_or(EARLY_MAPPED_BYTES, |r| r.1);
+            let mapped = high.len();
+            if HIGH_RANGES.set(high).is_err() {
+                pr_warn!("direct map: extended twice; keeping the first set of ranges");
+            }
+            if mapped > 0 {
+                pr_info!(
+                    "direct map: RAM above 4G mapped at {:#x} with 2M pages ({} page-table pages)",
+                    PAGE_OFFSET + EARLY_MAPPED_BYTES,
+                    tables
+                );
+            }
+            end
+        }
+        None => {
+            pr_warn!("direct map: out of memory for page tables; RAM above 4G stays unused");
+            EARLY_MAPPED_BYTES
+        }
+    }
 }

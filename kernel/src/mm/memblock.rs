@@ -19,6 +19,18 @@ use crate::{pr_err, pr_info};
 
 static MEMBLOCK: SpinLock<Memblock> = SpinLock::new(Memblock::new());
 static DEBUG: AtomicBool = AtomicBool::new(false);
+/// Set once the page allocator owns the memory: memblock must not hand out anything after that.
+static RETIRED: AtomicBool = AtomicBool::new(false);
+
+/// Ends memblock's life as an allocator (after `memblock_free_all`).
+pub fn retire() {
+    RETIRED.store(true, Ordering::Relaxed);
+}
+
+/// Allocations never end above `limit` (the end of the direct map).
+pub fn set_current_limit(limit: u64) {
+    MEMBLOCK.lock().set_current_limit(limit);
+}
 
 /// Turns call tracing on (`memblock=debug`).
 pub fn set_debug(on: bool) {
@@ -67,7 +79,20 @@ pub fn memblock_phys_free(base: u64, size: u64) -> Result<(), MemblockError> {
 /// not cleared (Linux's `memblock_phys_alloc`).
 #[track_caller]
 pub fn memblock_phys_alloc(size: u64, align: u64) -> Result<u64, MemblockError> {
-    let result = MEMBLOCK.lock().alloc(size, align);
+    memblock_phys_alloc_range(size, align, 0, u64::MAX)
+}
+
+/// Allocates inside `[start, end)`, top-down (Linux's `memblock_phys_alloc_range`).
+#[track_caller]
+pub fn memblock_phys_alloc_range(size: u64, align: u64, start: u64, end: u64) -> Result<u64, MemblockError> {
+    if RETIRED.load(Ordering::Relaxed) {
+        pr_err!(
+            "memblock: allocation of {size:#x} bytes after the page allocator took over ({})",
+            Location::caller()
+        );
+        return Err(MemblockError::NoMemory);
+    }
+    let result = MEMBLOCK.lock().alloc_range(size, align, start, end);
     match result {
         Ok(base) => trace("memblock_phys_alloc", base, size, Location::caller()),
         Err(err) => pr_err!("memblock_phys_alloc: {size:#x} bytes align {align:#x} failed: {err}"),
@@ -147,9 +172,10 @@ pub fn dump() {
     dump_array(&m.reserved);
 }
 
-/// Linux's `mem_init_print_info` line: free and total RAM, and the kernel image by section.
-pub fn print_memory_summary(image: &KernelImage) {
-    let (total, available) = with(|m| (m.phys_mem_size(), m.free_size()));
+/// Linux's `mem_init_print_info` line: free pages in the buddy allocator, RAM pages, and the kernel image
+/// by section; "reserved" is everything else (firmware areas, the kernel, page descriptors, tables).
+pub fn print_memory_summary(image: &KernelImage, available_pages: u64, total_pages: u64) {
+    let (total, available) = (total_pages * PAGE_SIZE, available_pages * PAGE_SIZE);
     let kib = |bytes: u64| bytes >> 10;
     pr_info!(
         "Memory: {}K/{}K available ({}K kernel code, {}K rwdata, {}K rodata, {}K init, {}K bss, {}K reserved)",

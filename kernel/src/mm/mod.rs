@@ -1,4 +1,5 @@
-//! Memory management: the E820 map, memblock, and (in later issues) pages, zones, buddy, slab, vmalloc.
+//! Memory management: the E820 map, memblock, page descriptors, nodes and zones, the buddy allocator
+//! (and, in later issues, slab and vmalloc).
 //!
 //! The pure algorithms live in the `mm-core` crate (host-tested); these modules feed them from the boot
 //! information, log what they do in Linux's words, and own the global instances.
@@ -7,6 +8,13 @@ pub mod e820;
 pub mod early;
 pub mod layout;
 pub mod memblock;
+pub mod mm_init;
+pub mod mmzone;
+pub mod numa;
+pub mod page_alloc;
+pub mod poison;
+pub mod sparse;
+pub mod vmstat;
 
 /// Bytes in a base page.
 pub const PAGE_SIZE: u64 = 4096;

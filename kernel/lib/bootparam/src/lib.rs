@@ -101,6 +101,15 @@ pub fn memparse(s: &str) -> Option<u64> {
     value.checked_mul(1u64 << shift)
 }
 
+/// A boolean as Linux's `kstrtobool`: 1/y/Y/on and 0/n/N/off.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "y" | "Y" | "yes" | "on" => Some(true),
+        "0" | "n" | "N" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
 /// Most problems remembered; further ones are only counted.
 pub const MAX_PROBLEMS: usize = 16;
 
@@ -134,6 +143,16 @@ pub struct BootParams<'a> {
     pub mem_limit: Option<u64>,
     /// `memblock=debug`: trace every memblock call.
     pub memblock_debug: bool,
+    /// `page_poison=1`: fill freed pages with 0xaa and check them when allocated.
+    pub page_poison: bool,
+    /// `init_on_alloc=1`: zero every page when it is allocated.
+    pub init_on_alloc: bool,
+    /// `init_on_free=1`: zero every page when it is freed.
+    pub init_on_free: bool,
+    /// `shuffle=1` (or `page_alloc.shuffle=1`): randomize the free lists at boot.
+    pub shuffle: bool,
+    /// `numa=off`: one node for all memory, whatever the firmware describes.
+    pub numa_off: bool,
     /// `test=NAME`: run the in-kernel test NAME and exit QEMU with its result.
     pub test: Option<&'a str>,
     /// `init=PROGRAM`: the first user program.
@@ -153,6 +172,11 @@ impl<'a> BootParams<'a> {
             loglevel: DEFAULT_LOGLEVEL,
             mem_limit: None,
             memblock_debug: false,
+            page_poison: false,
+            init_on_alloc: false,
+            init_on_free: false,
+            shuffle: false,
+            numa_off: false,
             test: None,
             init: None,
             init_args: split_init_args(cmdline).1,
@@ -185,10 +209,22 @@ impl<'a> BootParams<'a> {
                 self.mem_limit = Some(limit);
             }
             ("memblock", Some("debug")) => self.memblock_debug = true,
+            ("page_poison", Some(v)) => self.page_poison = parse_bool(v).ok_or(bad("expected 0 or 1"))?,
+            ("init_on_alloc", Some(v)) => self.init_on_alloc = parse_bool(v).ok_or(bad("expected 0 or 1"))?,
+            ("init_on_free", Some(v)) => self.init_on_free = parse_bool(v).ok_or(bad("expected 0 or 1"))?,
+            ("shuffle" | "page_alloc.shuffle", Some(v)) => {
+                self.shuffle = parse_bool(v).ok_or(bad("expected 0 or 1"))?;
+            }
+            ("numa", Some("off")) => self.numa_off = true,
+            ("numa", _) => return Err(bad("only numa=off exists")),
             ("memblock", _) => return Err(bad("only memblock=debug exists")),
             ("test", Some(v)) if !v.is_empty() => self.test = Some(v),
             ("init", Some(v)) if !v.is_empty() => self.init = Some(v),
-            ("test" | "init" | "loglevel" | "mem", _) => return Err(bad("needs a value")),
+            (
+                "test" | "init" | "loglevel" | "mem" | "page_poison" | "init_on_alloc" | "init_on_free"
+                | "shuffle" | "page_alloc.shuffle",
+                _,
+            ) => return Err(bad("needs a value")),
             _ => return Err(Problem::Unknown(param.text)),
         }
         Ok(())

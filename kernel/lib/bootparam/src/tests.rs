@@ -43,12 +43,23 @@ fn memparse_accepts_linux_sizes() {
 #[test]
 fn known_options_are_typed_and_others_reported() {
     let p = BootParams::parse("loglevel=8 mem=64M memblock=debug test=boot init=/bin/sh bogus=1 nokaslr");
+    assert!(!p.page_poison && !p.shuffle);
     assert_eq!(p.loglevel, 8);
     assert_eq!(p.mem_limit, Some(64 << 20));
     assert!(p.memblock_debug);
     assert_eq!(p.test, Some("boot"));
     assert_eq!(p.init, Some("/bin/sh"));
     assert_eq!(p.problems.as_slice(), [Problem::Unknown("bogus=1"), Problem::Unknown("nokaslr")]);
+}
+
+#[test]
+fn page_allocator_options() {
+    let p = BootParams::parse("page_poison=1 init_on_alloc=on init_on_free=0 page_alloc.shuffle=y numa=off");
+    assert!(p.page_poison && p.init_on_alloc && !p.init_on_free && p.shuffle && p.numa_off);
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+    let p = BootParams::parse("shuffle=1 page_poison=maybe numa=fake");
+    assert!(p.shuffle && !p.page_poison);
+    assert_eq!(p.problems.len(), 2);
 }
 
 #[test]

@@ -154,8 +154,9 @@ proptest! {
         const N: u64 = 6 * MAX_ORDER_PAGES;
         let mut store = pages(N);
         let mut map = SlicePageMap { base_pfn: 0, pages: &mut store };
-        // Zone 0: [3, 2048) with a hole [700, 760); zone 1: [2048, N).
-        let mut zones = [BuddyZone::new(3, 2048), BuddyZone::new(2048, N)];
+        // Zone 0: [3, 2048) with a hole [700, 760); zone 1: [2048, N), and its span overlaps zone 0's
+        // (as interleaved nodes do): only descriptors decide which zone a page belongs to.
+        let mut zones = [BuddyZone::with_id(3, 2048, 0, 0), BuddyZone::with_id(1024, N, 0, 1)];
         zones[0].free_range(&mut map, 3, 700);
         zones[0].free_range(&mut map, 760, 2048);
         zones[1].free_range(&mut map, 2048, N);

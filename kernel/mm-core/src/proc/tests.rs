@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn dma_zone(pcp: &[PcpReport]) -> ZoneReport<'_> {
+fn dma_zone(pcp: &[PcpReport]) -> ZoneReport {
     let mut free_per_type = [[0u64; MAX_ORDER]; MIGRATE_TYPES];
     free_per_type[MigrateType::Movable as usize] = [1, 1, 0, 1, 2, 1, 1, 0, 1, 1, 3];
     free_per_type[MigrateType::Unmovable as usize][0] = 2;
@@ -18,7 +18,7 @@ fn dma_zone(pcp: &[PcpReport]) -> ZoneReport<'_> {
         protection: [0, 1916, 1916, 1916],
         free_per_type,
         pageblocks_per_type: [1, 7, 0, 0],
-        pcp,
+        pcp: pcp.iter().copied().collect(),
     }
 }
 

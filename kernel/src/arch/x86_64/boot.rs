@@ -24,7 +24,7 @@ pub const PAGE_OFFSET: u64 = 0xffff_8000_0000_0000;
 /// Physical memory the early page tables map, at PAGE_OFFSET and at 0.
 pub const EARLY_MAPPED_BYTES: u64 = 4 << 30;
 /// Size of the boot stack the kernel runs on until tasks exist.
-pub const BOOT_STACK_BYTES: usize = 64 * 1024;
+pub const BOOT_STACK_BYTES: usize = 128 * 1024;
 
 global_asm!(
     r#"

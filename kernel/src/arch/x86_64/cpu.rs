@@ -164,6 +164,37 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
     (r.eax, r.ebx, r.ecx, r.edx)
 }
 
+/// A hardware random number from RDRAND (Intel SDM vol. 2B, "RDRAND"), retried as Intel recommends.
+pub fn rdrand() -> Option<u64> {
+    for _ in 0..10 {
+        let (value, ok): (u64, u8);
+        // SAFETY: RDRAND writes a register and CF only; callers check CPUID first.
+        unsafe {
+            core::arch::asm!("rdrand {}", "setc {}", out(reg) value, out(reg_byte) ok, options(nomem, nostack))
+        };
+        if ok != 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// A seed from RDSEED (the conditioned entropy source itself), retried a few times.
+pub fn rdseed() -> Option<u64> {
+    for _ in 0..100 {
+        let (value, ok): (u64, u8);
+        // SAFETY: RDSEED writes a register and CF only; callers check CPUID first.
+        unsafe {
+            core::arch::asm!("rdseed {}", "setc {}", out(reg) value, out(reg_byte) ok, options(nomem, nostack))
+        };
+        if ok != 0 {
+            return Some(value);
+        }
+        core::hint::spin_loop();
+    }
+    None
+}
+
 /// Reads the time-stamp counter.
 #[inline]
 pub fn rdtsc() -> u64 {

@@ -8,6 +8,7 @@ pub mod boot;
 pub mod cpu;
 pub mod gdt;
 pub mod idt;
+pub mod paging;
 pub mod pic;
 pub mod qemu;
 pub mod serial;
