@@ -48,7 +48,7 @@ help:
 	@echo "make test    host tests + QEMU boot scenarios (installs what it needs)"
 	@echo "make iso     build $(ISO) (ARGS=\"...\" bakes a kernel command line into it)"
 	@echo "make debug   boot QEMU stopped, waiting for GDB (gdb -x $(BUILD)/gdbinit)"
-	@echo "make bench   boot-time benchmark table"
+	@echo "make bench   benchmark tables (boot time, buddy allocator, ptmalloc-rs vs glibc and peers)"
 	@echo "make lint    rustfmt check + clippy on host crates and the kernel"
 	@echo "make deps    install Debian packages and the Rust target (idempotent)"
 	@echo "make clean   remove build outputs"
@@ -104,20 +104,24 @@ debug: deps iso $(if $(filter 1,$(UEFI)),$(BUILD)/OVMF_VARS.fd)
 	@echo "QEMU waits for GDB on localhost:1234. In another terminal: gdb -x $(BUILD)/gdbinit"
 	$(QEMU) $(QEMU_ARGS) -serial mon:stdio -display none -s -S
 
-# Host tests of every default workspace member (never the bare-metal kernel), including the QEMU
-# scenarios in tests/, which boot one ISO per kernel command line.
+# Host tests of every workspace member but the bare-metal kernel, including the QEMU scenarios in
+# tests/ (one ISO per kernel command line); then ptmalloc-rs's own suite (unit, property, differential
+# and hardening tests, glibc's malloc tests, the no_std build), which needs its LD_PRELOAD library.
 test: deps kernel
-	cargo test -- --test-threads=2
+	cargo test --workspace --exclude kernel --exclude ptmalloc-rs -- --test-threads=2
+	$(MAKE) -C ptmalloc-rs test
 
 bench: deps kernel
 	cargo run -q -p qemu-tests --release --bin boot-bench
+	$(MAKE) -C ptmalloc-rs bench
 
 lint:
 	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --workspace --exclude kernel --all-targets -- -D warnings
 	cargo clippy -p kernel --target $(TARGET) -- -D warnings
+	$(MAKE) -C ptmalloc-rs lint
 
 fmt:
 	cargo fmt --all

@@ -1,0 +1,2 @@
+/* Our stand-in for glibc's include/array_length.h. */
+#define array_length(var) (sizeof (var) / sizeof ((var)[0]))
