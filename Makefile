@@ -113,6 +113,7 @@ test: deps kernel
 
 bench: deps kernel
 	cargo run -q -p qemu-tests --release --bin boot-bench
+	cargo bench -q -p mm-core --bench buddy
 	$(MAKE) -C ptmalloc-rs bench
 
 lint:
