@@ -5,6 +5,9 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 pub mod buddy;
 pub mod e820;
 pub mod gfp;
@@ -13,7 +16,10 @@ pub mod memblock;
 pub mod numa;
 pub mod page;
 pub mod pcp;
+pub mod pgtable;
 pub mod proc;
 pub mod rng;
+#[cfg(feature = "alloc")]
+pub mod vmap;
 pub mod watermark;
 pub mod zone;

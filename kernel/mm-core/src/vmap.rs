@@ -1,0 +1,1 @@
+//! The vmalloc area allocator (filled by the vmalloc work).
