@@ -11,6 +11,8 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+extern crate alloc;
+
 mod arch;
 mod boot;
 mod ksyms;
@@ -22,6 +24,9 @@ mod random;
 mod sync;
 
 use arch::x86_64::{self as cpu_arch, cpu::CpuFeatures, tsc};
+
+#[global_allocator]
+static GLOBAL_ALLOCATOR: mm::kmalloc::KernelAllocator = mm::kmalloc::KernelAllocator;
 use bootparam::BootParams;
 
 /// NX support as reported by CPUID 0x80000001 EDX bit 20 (the stub enabled EFER.NXE when set).
@@ -107,6 +112,10 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
         Err(why) => panic!("mm_init: {why}"),
     };
     mm::memblock::print_memory_summary(&image, report.free_pages, report.total_pages);
+    if let Some(option) = params.slub_debug {
+        mm::slab::set_debug(option);
+    }
+    mm::slab::kmem_cache_init();
     mm::vmstat::print_all(printk::Level::Debug);
 
     if let Some(test) = params.test {

@@ -59,6 +59,12 @@ pub fn init(features: &CpuFeatures) -> EntropySource {
     source
 }
 
+/// 64 random bits.
+pub fn next_u64() -> u64 {
+    let mut rng = RNG.lock();
+    rng.get_or_insert_with(|| Rng::from_seed(tsc_jitter())).next_u64()
+}
+
 /// A uniform number in `[0, n)`. Before `init` the generator is seeded from TSC jitter on first use.
 pub fn below(n: u64) -> u64 {
     let mut rng = RNG.lock();

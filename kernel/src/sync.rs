@@ -120,3 +120,32 @@ impl<T> OnceLock<T> {
         })
     }
 }
+
+/// One `T` per CPU, touched only by its own CPU with interrupts off: no lock needed (Linux's per-CPU
+/// variables with `local_irq_save`).
+pub struct PerCpu<T> {
+    slots: [UnsafeCell<T>; crate::mm::mmzone::NR_CPUS],
+}
+
+// SAFETY: each slot is accessed only by its CPU (`with`) with interrupts disabled, so no two contexts
+// ever hold references to one slot at once; `T: Send` lets the value be used from whichever CPU owns it.
+unsafe impl<T: Send> Sync for PerCpu<T> {}
+
+impl<T> PerCpu<T> {
+    pub const fn new(slots: [UnsafeCell<T>; crate::mm::mmzone::NR_CPUS]) -> Self {
+        Self { slots }
+    }
+
+    /// Runs `f` on this CPU's slot with interrupts disabled. `f` must not re-enter `with` on the same
+    /// `PerCpu` (nothing it calls may use this per-CPU variable).
+    #[inline]
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let irq = crate::arch::x86_64::cpu::local_irq_save();
+        let slot = &self.slots[crate::mm::mmzone::current_cpu()];
+        // SAFETY: only this CPU uses its slot, interrupts are off, and `f` does not re-enter (documented
+        // above), so this is the only reference to the slot.
+        let result = f(unsafe { &mut *slot.get() });
+        crate::arch::x86_64::cpu::local_irq_restore(irq);
+        result
+    }
+}

@@ -37,7 +37,9 @@ pub fn kernel_elf() -> &'static Path {
             .status()
             .expect("run make kernel");
         assert!(status.success(), "make kernel failed");
-        root.join("target/x86_64-unknown-none/release/kernel")
+        let target_dir =
+            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |dir| root.join(dir));
+        target_dir.join("x86_64-unknown-none/release/kernel")
     })
 }
 

@@ -19,6 +19,7 @@ pub mod pcp;
 pub mod pgtable;
 pub mod proc;
 pub mod rng;
+pub mod slab;
 #[cfg(feature = "alloc")]
 pub mod vmap;
 pub mod watermark;

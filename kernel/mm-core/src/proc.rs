@@ -147,6 +147,9 @@ pub struct MemInfo {
     pub total: u64,
     pub free: u64,
     pub available: u64,
+    /// Pages in slabs of reclaimable and of other caches.
+    pub slab_reclaimable: u64,
+    pub slab_unreclaimable: u64,
 }
 
 fn meminfo_line(w: &mut impl Write, label: &str, pages: u64) -> fmt::Result {
@@ -163,13 +166,18 @@ pub fn meminfo(w: &mut impl Write, m: &MemInfo) -> fmt::Result {
     meminfo_line(w, "Cached:", 0)?;
     meminfo_line(w, "SwapCached:", 0)?;
     meminfo_line(w, "SwapTotal:", 0)?;
-    meminfo_line(w, "SwapFree:", 0)
+    meminfo_line(w, "SwapFree:", 0)?;
+    meminfo_line(w, "Slab:", m.slab_reclaimable + m.slab_unreclaimable)?;
+    meminfo_line(w, "SReclaimable:", m.slab_reclaimable)?;
+    meminfo_line(w, "SUnreclaim:", m.slab_unreclaimable)
 }
 
-/// Linux's `si_mem_available` without page cache or reclaimable slab (none exist yet): free pages minus
-/// what the watermarks and lowmem reserves keep back.
-pub fn mem_available(free: u64, total_reserve: u64) -> u64 {
-    free.saturating_sub(total_reserve)
+/// Linux's `si_mem_available` without page cache (none exists yet): free pages minus what the
+/// watermarks and lowmem reserves keep back, plus the reclaimable slab that can go (at least half of
+/// it, or the low watermarks' worth, is assumed to stay).
+pub fn mem_available(free: u64, total_reserve: u64, slab_reclaimable: u64, low_watermarks: u64) -> u64 {
+    let reclaimable = slab_reclaimable - (slab_reclaimable / 2).min(low_watermarks);
+    free.saturating_sub(total_reserve) + reclaimable
 }
 
 /// Linux's `calculate_totalreserve_pages` for one zone: its largest lowmem reserve plus its high watermark,

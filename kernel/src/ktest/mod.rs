@@ -11,6 +11,7 @@ use crate::{pr_err, pr_info, printk};
 
 mod memblock;
 mod page_alloc;
+mod slab;
 
 static ACTIVE: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
 static ACTIVE_LEN: AtomicUsize = AtomicUsize::new(0);
@@ -69,6 +70,8 @@ pub fn run(name: &str) -> ! {
         "poison" => page_alloc::poison(),
         "gfp" => page_alloc::gfp(),
         "numa" => page_alloc::numa(),
+        "slab" => slab::stress(),
+        "slab_corruption" => slab::corruption(),
         "triplefault" => triple_fault(),
         "doublefault" => {
             pr_info!("test=doublefault: switching to an unmapped stack and raising #UD");

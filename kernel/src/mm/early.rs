@@ -34,6 +34,18 @@ pub fn virt_to_phys(virt: u64) -> u64 {
     virt - PAGE_OFFSET
 }
 
+/// Physical address of `virt` if it lies in the direct map of RAM.
+pub fn virt_to_phys_checked(virt: u64) -> Option<u64> {
+    let phys = virt.checked_sub(PAGE_OFFSET)?;
+    is_mapped(phys, 1).then_some(phys)
+}
+
+/// Direct-map address of a page frame that holds RAM (page-allocator memory: no check).
+#[inline]
+pub fn pfn_to_virt(pfn: u64) -> u64 {
+    PAGE_OFFSET + (pfn << 12)
+}
+
 /// The bytes at physical `[phys, phys + len)`, read-only, for the boot information and modules.
 ///
 /// The caller must only use this for memory that nothing writes while the slice lives: boot information

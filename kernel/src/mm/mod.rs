@@ -6,6 +6,7 @@
 
 pub mod e820;
 pub mod early;
+pub mod kmalloc;
 pub mod layout;
 pub mod memblock;
 pub mod mm_init;
@@ -13,6 +14,7 @@ pub mod mmzone;
 pub mod numa;
 pub mod page_alloc;
 pub mod poison;
+pub mod slab;
 pub mod sparse;
 pub mod vmstat;
 

@@ -83,7 +83,16 @@ impl Snapshot {
             .iter()
             .map(|r| proc::zone_reserve_pages(r.managed, r.watermarks.high, &r.protection))
             .sum();
-        MemInfo { total, free, available: proc::mem_available(free, reserve) }
+        let low: u64 = self.reports.iter().map(|r| r.watermarks.low).sum();
+        let slab = super::slab::SLAB_PAGES.load(Ordering::Relaxed);
+        MemInfo {
+            total,
+            free,
+            // Every slab cache is unreclaimable so far: nothing of the slab counts as available.
+            available: proc::mem_available(free, reserve, 0, low),
+            slab_reclaimable: 0,
+            slab_unreclaimable: slab,
+        }
     }
 
     pub fn vmstat(&self, w: &mut impl Write) -> fmt::Result {
@@ -145,4 +154,6 @@ pub fn print_all(level: Level) {
     let _ = proc::meminfo(&mut out, &snap.meminfo());
     let _ = writeln!(out, "/proc/vmstat:");
     let _ = snap.vmstat(&mut out);
+    let _ = writeln!(out, "/proc/slabinfo:");
+    let _ = super::slab::slabinfo(&mut out);
 }

@@ -153,6 +153,8 @@ pub struct BootParams<'a> {
     pub shuffle: bool,
     /// `numa=off`: one node for all memory, whatever the firmware describes.
     pub numa_off: bool,
+    /// `slub_debug[=FZP][,cache…]`: slab debugging ("" for everything on all caches).
+    pub slub_debug: Option<&'a str>,
     /// `test=NAME`: run the in-kernel test NAME and exit QEMU with its result.
     pub test: Option<&'a str>,
     /// `init=PROGRAM`: the first user program.
@@ -177,6 +179,7 @@ impl<'a> BootParams<'a> {
             init_on_free: false,
             shuffle: false,
             numa_off: false,
+            slub_debug: None,
             test: None,
             init: None,
             init_args: split_init_args(cmdline).1,
@@ -216,6 +219,7 @@ impl<'a> BootParams<'a> {
                 self.shuffle = parse_bool(v).ok_or(bad("expected 0 or 1"))?;
             }
             ("numa", Some("off")) => self.numa_off = true,
+            ("slub_debug", value) => self.slub_debug = Some(value.unwrap_or("")),
             ("numa", _) => return Err(bad("only numa=off exists")),
             ("memblock", _) => return Err(bad("only memblock=debug exists")),
             ("test", Some(v)) if !v.is_empty() => self.test = Some(v),

@@ -57,6 +57,9 @@ fn page_allocator_options() {
     let p = BootParams::parse("page_poison=1 init_on_alloc=on init_on_free=0 page_alloc.shuffle=y numa=off");
     assert!(p.page_poison && p.init_on_alloc && !p.init_on_free && p.shuffle && p.numa_off);
     assert!(p.problems.is_empty(), "{:?}", p.problems);
+    assert_eq!(BootParams::parse("slub_debug").slub_debug, Some(""));
+    assert_eq!(BootParams::parse("slub_debug=FZ,kmalloc-64").slub_debug, Some("FZ,kmalloc-64"));
+    assert_eq!(BootParams::parse("").slub_debug, None);
     let p = BootParams::parse("shuffle=1 page_poison=maybe numa=fake");
     assert!(p.shuffle && !p.page_poison);
     assert_eq!(p.problems.len(), 2);

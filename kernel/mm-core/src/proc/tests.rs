@@ -98,12 +98,24 @@ Node 0, zone   Normal
 #[test]
 fn meminfo_and_vmstat_match_linux() {
     let mut s = String::new();
-    meminfo(&mut s, &MemInfo { total: 2_007_353, free: 1_500_000, available: 1_480_000 }).unwrap();
+    meminfo(
+        &mut s,
+        &MemInfo {
+            total: 2_007_353,
+            free: 1_500_000,
+            available: 1_480_000,
+            slab_reclaimable: 10,
+            slab_unreclaimable: 20,
+        },
+    )
+    .unwrap();
     let lines: Vec<&str> = s.lines().collect();
     assert_eq!(lines[0], "MemTotal:        8029412 kB");
     assert_eq!(lines[1], "MemFree:         6000000 kB");
     assert_eq!(lines[2], "MemAvailable:    5920000 kB");
     assert_eq!(lines[7], "SwapFree:              0 kB");
+    assert_eq!(lines[8], "Slab:                120 kB");
+    assert_eq!(lines[10], "SUnreclaim:           80 kB");
     let mut v = String::new();
     vmstat(&mut v, 42, &VmEvents { pgalloc: [1, 2, 3, 0], pgfree: 5 }, false).unwrap();
     assert_eq!(v, "nr_free_pages 42\npgalloc_dma 1\npgalloc_dma32 2\npgalloc_normal 3\npgfree 5\n");
@@ -113,6 +125,7 @@ fn meminfo_and_vmstat_match_linux() {
 fn reserve_and_available() {
     assert_eq!(zone_reserve_pages(3840, 18, &[0, 1916, 1916, 1916]), 1934);
     assert_eq!(zone_reserve_pages(100, 18, &[0, 1916, 1916, 1916]), 100);
-    assert_eq!(mem_available(1000, 1934), 0);
-    assert_eq!(mem_available(10_000, 1934), 8066);
+    assert_eq!(mem_available(1000, 1934, 0, 50), 0);
+    assert_eq!(mem_available(10_000, 1934, 0, 50), 8066);
+    assert_eq!(mem_available(10_000, 1934, 100, 30), 8066 + 70, "reclaimable slab minus min(half, low)");
 }

@@ -209,6 +209,14 @@ pub fn dump_stack() {
     print_call_trace(None, cpu::frame_pointer());
 }
 
+/// Prints the call trace of the current context at `level` (for non-fatal reports).
+pub fn dump_stack_at(level: crate::printk::Level) {
+    crate::printk::printk(level, format_args!("Call Trace:"));
+    super::backtrace::walk(cpu::frame_pointer(), |ra| {
+        crate::printk::printk(level, format_args!(" {}", ReturnAddress(ra)))
+    });
+}
+
 /// Switches to a stack no page table maps and executes UD2: delivering #UD faults on the stack, so does
 /// delivering that #PF, and the CPU raises a double fault, which runs on its own IST stack. Only the
 /// `doublefault` test calls this.
