@@ -114,6 +114,7 @@ test: deps kernel
 bench: deps kernel
 	cargo run -q -p qemu-tests --release --bin boot-bench
 	cargo bench -q -p mm-core --bench buddy
+	cargo bench -q -p mm-core --bench slab
 	$(MAKE) -C ptmalloc-rs bench
 
 lint:

@@ -53,7 +53,8 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
         features.virt_addr_bits
     );
     pr_info!("CPU features: {features}");
-    if cpuid_ext_edx & CPUID_EXT_NX != 0 {
+    let nx = cpuid_ext_edx & CPUID_EXT_NX != 0;
+    if nx {
         pr_info!("NX (Execute Disable) protection: active");
     } else {
         pr_warn!("NX (Execute Disable) protection: not available on this CPU");
@@ -63,6 +64,17 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
         None => pr_warn!("tsc: PIT calibration failed, log timestamps stay at 0"),
     }
 
+    let source = random::init(&features);
+    pr_info!("random: boot entropy from {source}");
+    // KASLR needs `nokaslr` before the boot information is opened for good (it is read again, through the
+    // new direct map, right after the switch).
+    let nokaslr = boot::peek_cmdline(magic, mbi_phys).is_some_and(|c| BootParams::parse(c).nokaslr);
+    let direct_base = mm::layout::choose_bases(nokaslr, features.phys_addr_bits);
+    if let Err(why) =
+        cpu_arch::paging::switch_to_kernel_tables(direct_base, nx, &mm::layout::kernel_sections())
+    {
+        panic!("paging: cannot build the kernel page tables: {why}");
+    }
     let boot = match boot::BootInfo::load(magic, mbi_phys) {
         Ok(boot) => boot,
         Err(err) => {
@@ -84,6 +96,12 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
         ktest::set_active(test);
     }
     boot.print();
+    pr_info!(
+        "paging: kernel page tables loaded ({} pool pages), identity map removed, direct map {}",
+        cpu_arch::paging::pool_pages_used(),
+        if mm::layout::randomized() { "randomized" } else { "at its fixed base (nokaslr)" }
+    );
+    mm::layout::print_layout();
     match boot.module_bytes("ksyms").map(ksyms::init) {
         Some(Some(count)) => pr_info!("ksyms: {count} kernel symbols for backtraces"),
         Some(None) => pr_warn!("ksyms: the ksyms module is not text; backtraces show bare addresses"),
@@ -97,15 +115,13 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
     if let Some(test) = params.test {
         ktest::run_early(test);
     }
-    let source = random::init(&features);
-    pr_info!("random: boot entropy from {source}");
     let options = mm::mm_init::MmOptions {
         page_poison: params.page_poison,
         init_on_alloc: params.init_on_alloc,
         init_on_free: params.init_on_free,
         shuffle: params.shuffle,
         numa_off: params.numa_off,
-        nx: cpuid_ext_edx & CPUID_EXT_NX != 0,
+        nx,
     };
     let report = match mm::mm_init::mm_init(boot, options) {
         Ok(report) => report,

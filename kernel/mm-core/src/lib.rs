@@ -11,6 +11,7 @@ extern crate alloc;
 pub mod buddy;
 pub mod e820;
 pub mod gfp;
+pub mod kaslr;
 pub mod list;
 pub mod memblock;
 pub mod numa;

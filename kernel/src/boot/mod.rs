@@ -39,6 +39,18 @@ impl fmt::Display for BootError {
     }
 }
 
+/// The kernel command line read straight from the block (validated) through the boot map, without
+/// keeping anything: for the few decisions taken before the kernel's own page tables exist.
+pub fn peek_cmdline(magic: u32, mbi_phys: u64) -> Option<&'static str> {
+    if magic != MULTIBOOT2_BOOTLOADER_MAGIC || !mbi_phys.is_multiple_of(8) {
+        return None;
+    }
+    let total = mbcheck::total_size(early::phys_bytes(mbi_phys, 8)?)? as usize;
+    let bytes = early::phys_bytes(mbi_phys, total.min(mbcheck::MAX_MBI_BYTES))?;
+    mbcheck::validate(bytes).ok()?;
+    Some(mbcheck::cmdline(bytes))
+}
+
 /// A boot module: `[start, end)` physical, and the text after its path in `module2`.
 #[derive(Clone, Copy, Debug)]
 pub struct Module {

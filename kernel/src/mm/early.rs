@@ -1,10 +1,11 @@
-//! Access to physical memory through the direct map at PAGE_OFFSET, before the final page tables exist.
+//! Access to physical memory through the direct map at PAGE_OFFSET (see `layout::page_offset`).
 //!
-//! The boot stub maps physical [0, 4 GiB); [`extend_direct_map`] adds every RAM range above 4 GiB (in
-//! 2 MiB pages) once memblock knows the RAM. Translations of anything else are refused, so a stray
+//! The kernel's early tables map physical [0, 4 GiB); [`extend_direct_map`] adds every RAM range above
+//! 4 GiB (in 2 MiB pages) once memblock knows the RAM. Translations of anything else are refused, so a stray
 //! physical address (from a boot loader, say) never becomes a wild pointer.
 
-use crate::arch::x86_64::boot::{EARLY_MAPPED_BYTES, PAGE_OFFSET};
+use super::layout::page_offset;
+use crate::arch::x86_64::boot::EARLY_MAPPED_BYTES;
 use crate::arch::x86_64::paging;
 use crate::sync::OnceLock;
 use crate::{pr_info, pr_warn};
@@ -26,24 +27,24 @@ pub fn is_mapped(phys: u64, len: usize) -> bool {
 
 /// Virtual address of physical `phys` in the direct map, if mapped.
 pub fn phys_to_virt(phys: u64) -> Option<u64> {
-    is_mapped(phys, 1).then_some(PAGE_OFFSET + phys)
+    is_mapped(phys, 1).then_some(page_offset() + phys)
 }
 
 /// Physical address of a direct-map virtual address.
 pub fn virt_to_phys(virt: u64) -> u64 {
-    virt - PAGE_OFFSET
+    virt - page_offset()
 }
 
 /// Physical address of `virt` if it lies in the direct map of RAM.
 pub fn virt_to_phys_checked(virt: u64) -> Option<u64> {
-    let phys = virt.checked_sub(PAGE_OFFSET)?;
+    let phys = virt.checked_sub(page_offset())?;
     is_mapped(phys, 1).then_some(phys)
 }
 
 /// Direct-map address of a page frame that holds RAM (page-allocator memory: no check).
 #[inline]
 pub fn pfn_to_virt(pfn: u64) -> u64 {
-    PAGE_OFFSET + (pfn << 12)
+    page_offset() + (pfn << 12)
 }
 
 /// The bytes at physical `[phys, phys + len)`, read-only, for the boot information and modules.
@@ -54,7 +55,7 @@ pub fn phys_bytes(phys: u64, len: usize) -> Option<&'static [u8]> {
     if !is_mapped(phys, len) {
         return None;
     }
-    let virt = PAGE_OFFSET + phys;
+    let virt = page_offset() + phys;
     // SAFETY: the range lies inside the direct map (checked above), which is present and readable for
     // the kernel's lifetime; callers only pass boot-loader data that memblock keeps reserved and nothing
     // writes.
@@ -87,11 +88,7 @@ pub fn extend_direct_map(
                 pr_warn!("direct map: extended twice; keeping the first set of ranges");
             }
             if mapped > 0 {
-                pr_info!(
-                    "direct map: RAM above 4G mapped at {:#x} with 2M pages ({} page-table pages)",
-                    PAGE_OFFSET + EARLY_MAPPED_BYTES,
-                    tables
-                );
+                pr_info!("direct map: RAM above 4G mapped with 2M pages ({tables} page-table pages)");
             }
             end
         }

@@ -78,7 +78,7 @@ pub fn distance(from: usize, to: usize) -> u8 {
 
 /// Virtual address where physical memory outside the direct map (firmware tables above 4 GiB) is mapped
 /// for the ACPI parser: a fixed offset, 4 KiB pages, created on demand.
-const ACPI_WINDOW_BASE: u64 = 0xffff_fc00_0000_0000;
+const ACPI_WINDOW_BASE: u64 = super::layout::regions::ACPI_WINDOW;
 
 /// Maps ACPI tables: through the direct map when it covers them, else into the ACPI window.
 #[derive(Clone, Copy, Debug)]

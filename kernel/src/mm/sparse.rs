@@ -11,6 +11,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use mm_core::page::{PAGE_SHIFT, Page, PageMap};
 
+use super::layout::vmemmap_base;
 use super::{PAGE_SIZE, early, memblock};
 use crate::arch::x86_64::paging;
 use crate::pr_info;
@@ -23,9 +24,6 @@ pub const PAGES_PER_SECTION: u64 = 1 << PFN_SECTION_SHIFT;
 pub const MEMMAP_BYTES_PER_SECTION: u64 = PAGES_PER_SECTION * size_of::<Page>() as u64;
 /// Sections the presence bitmap can describe: 2^17 × 128 MiB = 16 TiB, the reach of 32-bit frame links.
 pub const MAX_SECTIONS: usize = 1 << 17;
-
-/// Start of the virtual memory map (Linux's `VMEMMAP_START` without KASLR).
-pub const VMEMMAP_BASE: u64 = 0xffff_ea00_0000_0000;
 
 static SECTION_PRESENT: [AtomicU64; MAX_SECTIONS / 64] = [const { AtomicU64::new(0) }; MAX_SECTIONS / 64];
 
@@ -44,12 +42,12 @@ pub fn pfn_to_page(pfn: u64) -> &'static Page {
     debug_assert!(pfn_valid(pfn));
     // SAFETY: descriptors of present sections are mapped and initialized by `sparse_init` and live
     // forever; shared access to a descriptor is what its owner rules allow (see mm_core::page).
-    unsafe { &*((VMEMMAP_BASE as *const Page).add(pfn as usize)) }
+    unsafe { &*((vmemmap_base() as *const Page).add(pfn as usize)) }
 }
 
 /// The frame number of a descriptor.
 pub fn page_to_pfn(page: &Page) -> u64 {
-    (page as *const Page as u64 - VMEMMAP_BASE) / size_of::<Page>() as u64
+    (page as *const Page as u64 - vmemmap_base()) / size_of::<Page>() as u64
 }
 
 /// The kernel's [`PageMap`]: every descriptor through the vmemmap.
@@ -67,7 +65,7 @@ impl PageMap for Vmemmap {
         debug_assert!(pfn_valid(pfn));
         // SAFETY: as `pfn_to_page`; exclusivity comes from the zone lock or page ownership the caller
         // holds (see the type's documentation).
-        unsafe { &mut *((VMEMMAP_BASE as *mut Page).add(pfn as usize)) }
+        unsafe { &mut *((vmemmap_base() as *mut Page).add(pfn as usize)) }
     }
 
     fn present(&self, pfn: u64) -> bool {
@@ -122,7 +120,7 @@ pub fn sparse_init(
             )
             .or_else(|_| memblock::memblock_phys_alloc(MEMMAP_BYTES_PER_SECTION, PAGE_SIZE))
             .map_err(|_| "no memory for page descriptors")?;
-            let virt_base = VMEMMAP_BASE + section_pfn * size_of::<Page>() as u64;
+            let virt_base = vmemmap_base() + section_pfn * size_of::<Page>() as u64;
             for offset in (0..MEMMAP_BYTES_PER_SECTION).step_by(PAGE_SIZE as usize) {
                 paging::map_4k(virt_base + offset, memmap + offset, nx, &mut alloc_table)
                     .ok_or("no memory for vmemmap page tables")?;
@@ -138,11 +136,6 @@ pub fn sparse_init(
             report.memmap_bytes += MEMMAP_BYTES_PER_SECTION;
         }
     }
-    pr_info!(
-        "sparse: SECTION_SIZE_BITS {}, {} present sections, vmemmap at {:#x}",
-        SECTION_SIZE_BITS,
-        report.sections,
-        VMEMMAP_BASE
-    );
+    pr_info!("sparse: SECTION_SIZE_BITS {}, {} present sections", SECTION_SIZE_BITS, report.sections);
     Ok(report)
 }

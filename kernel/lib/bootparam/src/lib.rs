@@ -155,6 +155,8 @@ pub struct BootParams<'a> {
     pub numa_off: bool,
     /// `slub_debug[=FZP][,cache…]`: slab debugging ("" for everything on all caches).
     pub slub_debug: Option<&'a str>,
+    /// `nokaslr`: fixed virtual bases for the direct map, vmalloc and vmemmap.
+    pub nokaslr: bool,
     /// `test=NAME`: run the in-kernel test NAME and exit QEMU with its result.
     pub test: Option<&'a str>,
     /// `init=PROGRAM`: the first user program.
@@ -180,6 +182,7 @@ impl<'a> BootParams<'a> {
             shuffle: false,
             numa_off: false,
             slub_debug: None,
+            nokaslr: false,
             test: None,
             init: None,
             init_args: split_init_args(cmdline).1,
@@ -219,6 +222,7 @@ impl<'a> BootParams<'a> {
                 self.shuffle = parse_bool(v).ok_or(bad("expected 0 or 1"))?;
             }
             ("numa", Some("off")) => self.numa_off = true,
+            ("nokaslr", None) => self.nokaslr = true,
             ("slub_debug", value) => self.slub_debug = Some(value.unwrap_or("")),
             ("numa", _) => return Err(bad("only numa=off exists")),
             ("memblock", _) => return Err(bad("only memblock=debug exists")),

@@ -105,6 +105,30 @@ pub fn validate(bytes: &[u8]) -> Result<usize, MbiError> {
     }
 }
 
+/// The payload (after the 8-byte tag header) of the first tag of type `typ` in a validated block.
+pub fn find_tag(bytes: &[u8], typ: u32) -> Option<&[u8]> {
+    let total = (total_size(bytes)? as usize).min(bytes.len());
+    let mut offset = 8;
+    while offset + 8 <= total {
+        let (t, size) = (u32_at(bytes, offset)?, u32_at(bytes, offset + 4)? as usize);
+        if t == TAG_END || size < 8 || offset + size > total {
+            return None;
+        }
+        if t == typ {
+            return Some(&bytes[offset + 8..offset + size]);
+        }
+        offset += size.div_ceil(8) * 8;
+    }
+    None
+}
+
+/// The kernel command line of a validated block, without its NUL ("" if there is none).
+pub fn cmdline(bytes: &[u8]) -> &str {
+    find_tag(bytes, TAG_CMDLINE)
+        .and_then(|s| core::str::from_utf8(&s[..s.iter().position(|&b| b == 0)?]).ok())
+        .unwrap_or("")
+}
+
 fn check_string(typ: u32, s: &[u8]) -> Result<(), MbiError> {
     let nul = s.iter().position(|&b| b == 0).ok_or(MbiError::BadString { typ })?;
     core::str::from_utf8(&s[..nul]).map(|_| ()).map_err(|_| MbiError::BadString { typ })

@@ -86,6 +86,18 @@ fn a_grub_like_block_passes() {
 }
 
 #[test]
+fn finds_tags_and_the_command_line() {
+    let b = grub_like();
+    assert_eq!(cmdline(&b), "test=boot");
+    assert_eq!(find_tag(&b, TAG_BOOT_LOADER_NAME).map(|t| &t[..9]), Some(&b"GRUB 2.06"[..]));
+    assert_eq!(find_tag(&b, 99), None);
+    let mut empty = vec![0u8; 16];
+    empty[0] = 16;
+    empty[12] = 8; // end tag
+    assert_eq!(cmdline(&empty), "");
+}
+
+#[test]
 fn each_kind_of_damage_is_named() {
     let good = grub_like();
 
