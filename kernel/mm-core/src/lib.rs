@@ -1,7 +1,7 @@
 //! Pure memory-management algorithms of the kernel, free of hardware access and tested on the host.
 //!
-//! Every module here is `no_std`, allocation-free and deterministic, so `cargo test` exercises exactly the
-//! code the kernel runs. The kernel's `mm/` modules wrap these with logging and physical-memory access.
+//! Every module here is `no_std` and deterministic, so `cargo test` exercises exactly the code the kernel
+//! runs; only `vmap` needs a heap (feature `alloc`, on once the kernel's kmalloc exists). The kernel's `mm/` modules wrap these with logging and physical-memory access.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
