@@ -59,6 +59,9 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
     } else {
         pr_warn!("NX (Execute Disable) protection: not available on this CPU");
     }
+    let on_off = |on: bool| if on { "enabled" } else { "not available" };
+    let (smep, smap, umip) = cpu_arch::cpu::enable_protections(&features);
+    pr_info!("x86/cpu: SMEP {}, SMAP {}, UMIP {}", on_off(smep), on_off(smap), on_off(umip));
     match tsc::calibrate() {
         Some(khz) => pr_info!("tsc: Detected {}.{:03} MHz processor", khz / 1000, khz % 1000),
         None => pr_warn!("tsc: PIT calibration failed, log timestamps stay at 0"),
@@ -122,6 +125,7 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
         shuffle: params.shuffle,
         numa_off: params.numa_off,
         nx,
+        gbpages: features.gbpages,
     };
     let report = match mm::mm_init::mm_init(boot, options) {
         Ok(report) => report,
@@ -131,9 +135,12 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
     if let Some(option) = params.slub_debug {
         mm::slab::set_debug(option);
     }
+    mm::pgtable::init_kernel_pgtable();
     mm::slab::kmem_cache_init();
     mm::vmstat::print_all(printk::Level::Debug);
 
+    mm::mm_init::free_initmem();
+    mm::pgtable::check_wx();
     if let Some(test) = params.test {
         ktest::run(test);
     }

@@ -231,16 +231,20 @@ pub struct ImageSizes {
     pub boot: u64,
 }
 
+/// Section sizes of the kernel ELF; `boot` is the init memory the kernel frees at the end of boot: the
+/// .boot section and the boot stub's page tables (between two symbols in .bss).
 pub fn kernel_image_sizes() -> ImageSizes {
-    use object::{Object, ObjectSection};
+    use object::{Object, ObjectSection, ObjectSymbol};
     let bytes = std::fs::read(kernel_elf()).expect("read kernel ELF");
     let elf = object::File::parse(&*bytes).expect("parse kernel ELF");
     let size = |name: &str| elf.section_by_name(name).map_or(0, |s| s.size());
+    let symbol = |name: &str| elf.symbols().find(|s| s.name() == Ok(name)).map(|s| s.address()).expect(name);
+    let boot_tables = symbol("boot_pgtables_end") - symbol("boot_pgtables_start");
     ImageSizes {
         text: size(".text"),
         rodata: size(".rodata"),
         data: size(".data"),
         bss: size(".bss"),
-        boot: size(".boot"),
+        boot: size(".boot") + boot_tables,
     }
 }

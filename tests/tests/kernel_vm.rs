@@ -49,3 +49,30 @@ fn slabinfo_and_meminfo_slab_lines() {
     );
     assert!(out.log.has("Slab:") && out.log.has("SUnreclaim:"));
 }
+
+#[test]
+fn strict_kernel_rwx_and_init_memory_freed() {
+    let out = run(&Scenario::test("wx", "256M", ""));
+    out.expect_status(EXIT_PASS);
+    assert!(out.log.has("x86/mm: Checked W+X mappings: passed, no W+X pages found."));
+    assert!(
+        out.log.has("test=wx: writing to .rodata at")
+            && out.log.has("#PF error_code(0x0003) - permissions violation")
+    );
+    assert!(out.log.has("test=wx: writing to .text at"));
+    assert!(out.log.has("test=wx: reading NULL at 0x0: #PF error_code(0x0000) - not-present page"));
+    assert!(out.log.has("Freeing unused kernel image (initmem) memory: 32K"));
+    assert!(
+        out.log.has("x86/cpu: SMEP not available, SMAP not available, UMIP not available"),
+        "qemu64 has none"
+    );
+}
+
+#[test]
+fn smep_smap_umip_and_1g_direct_map_on_a_cpu_that_has_them() {
+    let out = run(&Scenario::test("wx", "6G", "").qemu(&["-cpu", "max"]));
+    out.expect_status(EXIT_PASS);
+    assert!(out.log.has("x86/cpu: SMEP enabled, SMAP enabled, UMIP enabled"));
+    let line = out.log.find("direct map: 6143 MiB of RAM in").expect("direct map line");
+    assert!(line.contains(" 4 x 1G "), "RAM above 4G in 1G pages: {line}");
+}

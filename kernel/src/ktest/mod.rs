@@ -12,6 +12,7 @@ use crate::{pr_err, pr_info, printk};
 mod memblock;
 mod page_alloc;
 mod slab;
+mod vm;
 
 static ACTIVE: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
 static ACTIVE_LEN: AtomicUsize = AtomicUsize::new(0);
@@ -72,6 +73,7 @@ pub fn run(name: &str) -> ! {
         "numa" => page_alloc::numa(),
         "slab" => slab::stress(),
         "slab_corruption" => slab::corruption(),
+        "wx" => vm::wx(),
         "triplefault" => triple_fault(),
         "doublefault" => {
             pr_info!("test=doublefault: switching to an unmapped stack and raising #UD");

@@ -34,7 +34,8 @@ pub struct KernelImage {
     pub rodata_bytes: u64,
     pub data_bytes: u64,
     pub bss_bytes: u64,
-    /// The .boot section (multiboot2 header, 32-bit entry): needed only while booting.
+    /// Needed only while booting, freed at the end of it: the .boot section (multiboot2 header, 32-bit
+    /// entry) and the boot stub's page tables.
     pub init_bytes: u64,
 }
 
@@ -43,6 +44,18 @@ macro_rules! symbol_addr {
     ($symbol:ident) => {
         (&raw const $symbol) as u64
     };
+}
+
+fn boot_pgtables_bytes() -> u64 {
+    use crate::arch::x86_64::boot::{boot_pgtables_end, boot_pgtables_start};
+    symbol_addr!(boot_pgtables_end) - symbol_addr!(boot_pgtables_start)
+}
+
+/// Physical ranges of the init memory `free_initmem` gives back: .boot and the boot page tables.
+pub fn init_ranges() -> [(u64, u64); 2] {
+    use crate::arch::x86_64::boot::boot_pgtables_start;
+    let tables = symbol_addr!(boot_pgtables_start) - KERNEL_VMA;
+    [(symbol_addr!(__boot_start), symbol_addr!(__boot_end)), (tables, tables + boot_pgtables_bytes())]
 }
 
 /// The image's higher-half sections with their STRICT_KERNEL_RWX permissions: text read-execute, rodata
@@ -65,7 +78,7 @@ pub fn kernel_image() -> KernelImage {
         rodata_bytes: symbol_addr!(__rodata_end) - symbol_addr!(__rodata_start),
         data_bytes: symbol_addr!(__data_end) - symbol_addr!(__data_start),
         bss_bytes: symbol_addr!(__bss_end) - symbol_addr!(__bss_start),
-        init_bytes: symbol_addr!(__boot_end) - symbol_addr!(__boot_start),
+        init_bytes: symbol_addr!(__boot_end) - symbol_addr!(__boot_start) + boot_pgtables_bytes(),
     }
 }
 

@@ -16,7 +16,7 @@ use mm_core::zone::{MAX_NR_ZONES, ZoneType, zone_pfn_ranges};
 
 use super::mmzone::{self, MAX_ZONELIST, NODES, ZoneRef, ZoneSpan};
 use super::sparse::{self, Vmemmap};
-use super::{PAGE_SIZE, early, memblock, numa, poison};
+use super::{PAGE_SIZE, early, memblock, numa, pgtable, poison};
 use crate::boot::BootInfo;
 use crate::{pr_info, pr_notice, pr_warn, random};
 
@@ -32,6 +32,8 @@ pub struct MmOptions {
     pub shuffle: bool,
     pub numa_off: bool,
     pub nx: bool,
+    /// The CPU has 1 GiB pages.
+    pub gbpages: bool,
 }
 
 /// What the boot summary needs to know.
@@ -247,11 +249,8 @@ fn shuffle_zones(scratch: &mut [u32]) -> usize {
 /// Brings up nodes, zones, page descriptors and the buddy allocator from memblock.
 pub fn mm_init(boot: &'static BootInfo, options: MmOptions) -> Result<MmReport, &'static str> {
     let ram = memblock_ranges(false);
-    let mut alloc_table = || {
-        let table = memblock::memblock_alloc(PAGE_SIZE, PAGE_SIZE).ok()?;
-        Some(early::virt_to_phys(table.as_ptr() as u64))
-    };
-    let mapped_end = early::extend_direct_map(&ram, options.nx, &mut alloc_table);
+    let mapped_end = pgtable::init_mem_mapping(&ram, options.nx, options.gbpages)?;
+    early::set_direct_map(&ram);
     memblock::set_current_limit(mapped_end);
 
     numa::init(boot, &ram, options.numa_off, options.nx);
@@ -308,6 +307,29 @@ pub fn mm_init(boot: &'static BootInfo, options: MmOptions) -> Result<MmReport, 
         pr_notice!("page_alloc: {} pages released, {} free after setup", released, free);
     }
     Ok(MmReport { total_pages: total, free_pages: free })
+}
+
+/// Gives the kernel image's init memory to the buddy allocator (Linux's `free_initmem`): the 32-bit entry
+/// (no longer mapped since the switch to the kernel's tables) and the boot stub's page tables (unmapped
+/// from the image here, so a stray use faults instead of corrupting whoever gets the pages).
+pub fn free_initmem() {
+    let [boot, tables] = super::layout::init_ranges();
+    let unmapped = pgtable::with_kernel_pgtable(|table, mem| {
+        let virt = tables.0 + crate::arch::x86_64::boot::KERNEL_VMA;
+        table.unmap_range(mem, virt, tables.1 - tables.0, mm_core::pgtable::EmptyTables::Keep)
+    });
+    match unmapped {
+        Some(Ok(report)) => pgtable::flush(&report.flush),
+        _ => {
+            pr_warn!("Freeing unused kernel image: cannot unmap the boot page tables; keeping them");
+            return;
+        }
+    }
+    for (start, end) in [boot, tables] {
+        give_back(start, end - start);
+    }
+    let bytes = (boot.1 - boot.0) + (tables.1 - tables.0);
+    pr_info!("Freeing unused kernel image (initmem) memory: {}K", bytes >> 10);
 }
 
 /// Frees a memblock allocation made before the buddy allocator existed into its zone.

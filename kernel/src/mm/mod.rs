@@ -13,6 +13,7 @@ pub mod mm_init;
 pub mod mmzone;
 pub mod numa;
 pub mod page_alloc;
+pub mod pgtable;
 pub mod poison;
 pub mod slab;
 pub mod sparse;

@@ -158,6 +158,23 @@ impl fmt::Display for CpuFeatures {
     }
 }
 
+/// Turns on the supervisor protections the CPU has (Intel SDM vol. 3A §2.5, CR4): SMEP (the kernel may not
+/// execute user pages), SMAP (nor touch them outside explicit user-copy windows) and UMIP (user code may
+/// not read descriptor-table registers). Returns which are on.
+pub fn enable_protections(f: &CpuFeatures) -> (bool, bool, bool) {
+    use x86::controlregs::{Cr4, cr4, cr4_write};
+    // SAFETY: the bits are set only when CPUID reports the features; the kernel touches no user memory
+    // yet (later user copies bracket their accesses with STAC/CLAC), so nothing it does violates them.
+    unsafe {
+        let mut value = cr4();
+        value.set(Cr4::CR4_ENABLE_SMEP, f.smep);
+        value.set(Cr4::CR4_ENABLE_SMAP, f.smap);
+        value.set(Cr4::CR4_ENABLE_UMIP, f.umip);
+        cr4_write(value);
+    }
+    (f.smep, f.smap, f.umip)
+}
+
 /// Executes CPUID for `leaf`/`subleaf` and returns (EAX, EBX, ECX, EDX).
 pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
     let r = if subleaf == 0 { __cpuid(leaf) } else { __cpuid_count(leaf, subleaf) };

@@ -6,12 +6,14 @@
 pub mod backtrace;
 pub mod boot;
 pub mod cpu;
+pub mod extable;
 pub mod gdt;
 pub mod idt;
 pub mod paging;
 pub mod pic;
 pub mod qemu;
 pub mod serial;
+pub mod tlb;
 pub mod traps;
 pub mod tsc;
 

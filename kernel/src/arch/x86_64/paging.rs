@@ -7,8 +7,8 @@
 //! pages with STRICT_KERNEL_RWX permissions (text read-execute, rodata read-only, data and bss
 //! read-write, both execute-disable). No identity map survives, so a NULL dereference faults.
 //!
-//! [`extend_direct_map`] then maps RAM above 4 GiB, [`map_4k`] single pages elsewhere (vmemmap, the ACPI
-//! window). Entry formats: 4-level paging, Intel SDM vol. 3A §5.5, tables 5-15 to 5-20.
+//! [`map_4k`] maps single pages elsewhere before the page allocator exists (vmemmap, the ACPI window);
+//! the final direct map is built with `mm_core::pgtable` (`mm/pgtable.rs`). Entry formats: 4-level paging, Intel SDM vol. 3A §5.5, tables 5-15 to 5-20.
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -168,35 +168,6 @@ pub fn switch_to_kernel_tables(
 /// Page-table pages the switch used from its pool.
 pub fn pool_pages_used() -> usize {
     POOL_USED.load(Ordering::Relaxed).min(POOL_PAGES)
-}
-
-/// Maps every 2 MiB chunk of the `ranges` (physical, above 4 GiB) into the direct map (present, writable,
-/// global, execute-disable). Returns the number of table pages allocated, or `None` if `alloc_table` ran
-/// out (mappings made so far stay valid).
-pub fn extend_direct_map(
-    ranges: &[(u64, u64)],
-    nx: bool,
-    alloc_table: &mut dyn FnMut() -> Option<u64>,
-) -> Option<u64> {
-    let mut used = 0u64;
-    let mut counting_alloc = || {
-        let page = alloc_table();
-        used += u64::from(page.is_some());
-        page
-    };
-    let root = current_pml4();
-    let flags = leaf_flags(Protection::RW, nx);
-    let base = layout::page_offset();
-    for &(start, end) in ranges {
-        let mut addr = start.max(EARLY_MAP_BYTES) & !(TWO_MIB - 1);
-        while addr < end {
-            map_2m_in(root, base + addr, addr, flags, &mut counting_alloc)?;
-            addr += TWO_MIB;
-        }
-    }
-    // SAFETY: no entry that was present changed, but reloading CR3 is cheap and conservative here.
-    unsafe { x86::controlregs::cr3_write(root) };
-    Some(used)
 }
 
 /// Maps the 4 KiB page at kernel virtual `virt` to `phys` (present, writable, global, and execute-disable

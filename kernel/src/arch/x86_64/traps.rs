@@ -43,6 +43,7 @@ pub struct TrapFrame {
 const _: () = assert!(size_of::<TrapFrame>() == 22 * 8);
 
 pub const VECTOR_NMI: u64 = 2;
+pub const VECTOR_GENERAL_PROTECTION: u64 = 13;
 pub const VECTOR_PAGE_FAULT: u64 = 14;
 
 /// Page-fault error code bits (SDM vol. 3A, Figure 5-12).
@@ -100,6 +101,15 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     match frame.vector {
         VECTOR_NMI => {
             pr_warn!("Uhhuh. NMI received for unknown reason on CPU 0, continuing.");
+        }
+        VECTOR_PAGE_FAULT | VECTOR_GENERAL_PROTECTION if !frame.is_from_user() => {
+            if let Some(fixup) = super::extable::search(frame.rip) {
+                let address = if frame.vector == VECTOR_PAGE_FAULT { cr2() } else { 0 };
+                super::extable::record(frame.vector, address, frame.error_code);
+                frame.rip = fixup;
+                return;
+            }
+            die(frame)
         }
         0..=31 => die(frame),
         vector => {
