@@ -137,6 +137,8 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
     }
     mm::pgtable::init_kernel_pgtable();
     mm::slab::kmem_cache_init();
+    mm::vmalloc::vmalloc_init();
+    mm::vmalloc::print_info();
     mm::vmstat::print_all(printk::Level::Debug);
 
     mm::mm_init::free_initmem();

@@ -35,6 +35,18 @@ impl<T> SpinLock<T> {
         SpinLockGuard { lock: self, irq_was_enabled }
     }
 
+    /// Takes the lock if it is free, without waiting (for paths that must not wait on a holder that may
+    /// be the interrupted code itself, such as the double-fault handler).
+    pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
+        let irq_was_enabled = local_irq_save();
+        if self.locked.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            Some(SpinLockGuard { lock: self, irq_was_enabled })
+        } else {
+            local_irq_restore(irq_was_enabled);
+            None
+        }
+    }
+
     /// Releases the lock whoever holds it.
     ///
     /// # Safety

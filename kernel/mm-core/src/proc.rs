@@ -150,11 +150,27 @@ pub struct MemInfo {
     /// Pages in slabs of reclaimable and of other caches.
     pub slab_reclaimable: u64,
     pub slab_unreclaimable: u64,
+    /// Managed and free pages of the HighMem zones; `None` when the kernel runs without high memory
+    /// (Linux prints the `HighTotal`..`LowFree` lines only with `CONFIG_HIGHMEM`).
+    pub high: Option<(u64, u64)>,
+    /// Bytes of kernel stacks.
+    pub kernel_stack_bytes: u64,
+    /// Pages of page tables (the kernel's own: no user address spaces exist yet).
+    pub page_tables: u64,
+    /// Size of the vmalloc area and bytes mapped in it, in bytes.
+    pub vmalloc_total: u64,
+    pub vmalloc_used: u64,
+    /// Direct-map pages of 4 KiB, 2 MiB and 1 GiB.
+    pub direct_map: [u64; 3],
 }
 
 fn meminfo_line(w: &mut impl Write, label: &str, pages: u64) -> fmt::Result {
+    meminfo_kb(w, label, pages * 4)
+}
+
+fn meminfo_kb(w: &mut impl Write, label: &str, kb: u64) -> fmt::Result {
     // Linux pads the label to 16 columns and the value to 8.
-    writeln!(w, "{:<16}{:>8} kB", label, pages * 4)
+    writeln!(w, "{label:<16}{kb:>8} kB")
 }
 
 /// The memory lines of `/proc/meminfo` (there is no page cache and no swap yet: those lines are 0).
@@ -165,11 +181,26 @@ pub fn meminfo(w: &mut impl Write, m: &MemInfo) -> fmt::Result {
     meminfo_line(w, "Buffers:", 0)?;
     meminfo_line(w, "Cached:", 0)?;
     meminfo_line(w, "SwapCached:", 0)?;
+    if let Some((high_total, high_free)) = m.high {
+        meminfo_line(w, "HighTotal:", high_total)?;
+        meminfo_line(w, "HighFree:", high_free)?;
+        meminfo_line(w, "LowTotal:", m.total - high_total)?;
+        meminfo_line(w, "LowFree:", m.free - high_free)?;
+    }
     meminfo_line(w, "SwapTotal:", 0)?;
     meminfo_line(w, "SwapFree:", 0)?;
     meminfo_line(w, "Slab:", m.slab_reclaimable + m.slab_unreclaimable)?;
     meminfo_line(w, "SReclaimable:", m.slab_reclaimable)?;
-    meminfo_line(w, "SUnreclaim:", m.slab_unreclaimable)
+    meminfo_line(w, "SUnreclaim:", m.slab_unreclaimable)?;
+    meminfo_kb(w, "KernelStack:", m.kernel_stack_bytes / 1024)?;
+    meminfo_line(w, "PageTables:", m.page_tables)?;
+    meminfo_kb(w, "VmallocTotal:", m.vmalloc_total / 1024)?;
+    meminfo_kb(w, "VmallocUsed:", m.vmalloc_used / 1024)?;
+    // Linux stopped computing the largest free chunk (5.3) and prints 0.
+    meminfo_kb(w, "VmallocChunk:", 0)?;
+    meminfo_kb(w, "DirectMap4k:", m.direct_map[0] * 4)?;
+    meminfo_kb(w, "DirectMap2M:", m.direct_map[1] * 2048)?;
+    meminfo_kb(w, "DirectMap1G:", m.direct_map[2] * 1024 * 1024)
 }
 
 /// Linux's `si_mem_available` without page cache (none exists yet): free pages minus what the

@@ -13,6 +13,7 @@ mod memblock;
 mod page_alloc;
 mod slab;
 mod vm;
+mod vmalloc;
 
 static ACTIVE: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
 static ACTIVE_LEN: AtomicUsize = AtomicUsize::new(0);
@@ -74,13 +75,15 @@ pub fn run(name: &str) -> ! {
         "slab" => slab::stress(),
         "slab_corruption" => slab::corruption(),
         "wx" => vm::wx(),
+        "vmalloc" => vmalloc::vmalloc(),
+        "stack_overflow" => vmalloc::stack_overflow(),
         "triplefault" => triple_fault(),
         "doublefault" => {
             pr_info!("test=doublefault: switching to an unmapped stack and raising #UD");
             crate::arch::x86_64::traps::provoke_double_fault(UNMAPPED_TEST_ADDRESS)
         }
         _ => Err(
-            "no such test (known: boot, panic, pagefault, doublefault, triplefault, memblock, buddy, poison, gfp, numa)",
+            "no such test (known: boot, panic, pagefault, doublefault, triplefault, memblock, buddy, poison, gfp, numa, slab, slab_corruption, wx, vmalloc, stack_overflow)",
         ),
     };
     finish(name, result)

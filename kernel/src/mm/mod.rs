@@ -1,5 +1,5 @@
 //! Memory management: the E820 map, memblock, page descriptors, nodes and zones, the buddy allocator
-//! (and, in later issues, slab and vmalloc).
+//! the slab allocator and kmalloc, kernel page tables, and vmalloc.
 //!
 //! The pure algorithms live in the `mm-core` crate (host-tested); these modules feed them from the boot
 //! information, log what they do in Linux's words, and own the global instances.
@@ -17,6 +17,7 @@ pub mod pgtable;
 pub mod poison;
 pub mod slab;
 pub mod sparse;
+pub mod vmalloc;
 pub mod vmstat;
 
 /// Bytes in a base page.

@@ -85,6 +85,11 @@ impl Snapshot {
             .sum();
         let low: u64 = self.reports.iter().map(|r| r.watermarks.low).sum();
         let slab = super::slab::SLAB_PAGES.load(Ordering::Relaxed);
+        let high = mmzone::has_highmem().then(|| {
+            let highmem = self.reports.iter().filter(|r| r.zone.is_some_and(|z| z.is_highmem()));
+            highmem.fold((0, 0), |(t, f), r| (t + r.managed, f + r.free))
+        });
+        let (vmalloc_used, vmalloc_total) = super::vmalloc::usage();
         MemInfo {
             total,
             free,
@@ -92,6 +97,12 @@ impl Snapshot {
             available: proc::mem_available(free, reserve, 0, low),
             slab_reclaimable: 0,
             slab_unreclaimable: slab,
+            high,
+            kernel_stack_bytes: super::vmalloc::kernel_stack_bytes(),
+            page_tables: super::pgtable::KERNEL_PGTABLE_PAGES.load(Ordering::Relaxed),
+            vmalloc_total,
+            vmalloc_used,
+            direct_map: core::array::from_fn(|i| super::pgtable::DIRECT_MAP_PAGES[i].load(Ordering::Relaxed)),
         }
     }
 

@@ -106,6 +106,12 @@ fn meminfo_and_vmstat_match_linux() {
             available: 1_480_000,
             slab_reclaimable: 10,
             slab_unreclaimable: 20,
+            high: None,
+            kernel_stack_bytes: 3 * 16384,
+            page_tables: 7,
+            vmalloc_total: 32 << 40,
+            vmalloc_used: 5 * 4096,
+            direct_map: [3, 2, 1],
         },
     )
     .unwrap();
@@ -116,6 +122,27 @@ fn meminfo_and_vmstat_match_linux() {
     assert_eq!(lines[7], "SwapFree:              0 kB");
     assert_eq!(lines[8], "Slab:                120 kB");
     assert_eq!(lines[10], "SUnreclaim:           80 kB");
+    assert_eq!(lines[11], "KernelStack:          48 kB");
+    assert_eq!(lines[12], "PageTables:           28 kB");
+    assert_eq!(lines[13], "VmallocTotal:   34359738368 kB", "Linux lets a wide value push past the column");
+    assert_eq!(lines[14], "VmallocUsed:          20 kB");
+    assert_eq!(lines[16], "DirectMap4k:          12 kB");
+    assert_eq!(lines[17], "DirectMap2M:        4096 kB");
+    assert_eq!(lines[18], "DirectMap1G:     1048576 kB");
+    assert_eq!(lines.len(), 19);
+    let mut h = String::new();
+    let high = MemInfo { high: Some((1000, 400)), ..MemInfo::default() };
+    meminfo(&mut h, &MemInfo { total: 3000, free: 1000, ..high }).unwrap();
+    let lines: Vec<&str> = h.lines().collect();
+    assert_eq!(
+        lines[6..10],
+        [
+            "HighTotal:          4000 kB",
+            "HighFree:           1600 kB",
+            "LowTotal:           8000 kB",
+            "LowFree:            2400 kB"
+        ]
+    );
     let mut v = String::new();
     vmstat(&mut v, 42, &VmEvents { pgalloc: [1, 2, 3, 0], pgfree: 5 }, false).unwrap();
     assert_eq!(v, "nr_free_pages 42\npgalloc_dma 1\npgalloc_dma32 2\npgalloc_normal 3\npgfree 5\n");

@@ -11,12 +11,17 @@ use super::gdt::IST_STACKS;
 /// Most frames printed.
 pub const MAX_FRAMES: usize = 48;
 
-/// `[bottom, top)` of the known kernel stack containing `addr`.
-fn stack_containing(addr: u64) -> Option<(u64, u64)> {
+/// `[bottom, top)` of each stack in the kernel image: the boot stack and the IST stacks.
+pub fn static_stacks() -> impl Iterator<Item = (u64, u64)> {
     let boot = (&raw const boot_stack_bottom as u64, &raw const boot_stack_top as u64);
-    core::iter::once(boot)
-        .chain(IST_STACKS.iter().map(|s| s.bounds()))
+    core::iter::once(boot).chain(IST_STACKS.iter().map(|s| s.bounds()))
+}
+
+/// `[bottom, top)` of the known kernel stack containing `addr`: a static one or a vmalloc'd one.
+fn stack_containing(addr: u64) -> Option<(u64, u64)> {
+    static_stacks()
         .find(|&(bottom, top)| bottom <= addr && addr < top)
+        .or_else(|| crate::mm::vmalloc::stack_bounds(addr))
 }
 
 /// Calls `visit` with the return address of each frame, starting from the frame at `rbp`.

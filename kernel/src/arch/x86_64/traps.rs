@@ -43,6 +43,7 @@ pub struct TrapFrame {
 const _: () = assert!(size_of::<TrapFrame>() == 22 * 8);
 
 pub const VECTOR_NMI: u64 = 2;
+pub const VECTOR_DOUBLE_FAULT: u64 = 8;
 pub const VECTOR_GENERAL_PROTECTION: u64 = 13;
 pub const VECTOR_PAGE_FAULT: u64 = 14;
 
@@ -123,7 +124,18 @@ fn die(frame: &TrapFrame) -> ! {
     if frame.vector == VECTOR_PAGE_FAULT {
         report_page_fault(frame, cr2());
     }
-    let name = exception_name(frame.vector);
+    let mut name = exception_name(frame.vector);
+    if frame.vector == VECTOR_DOUBLE_FAULT {
+        // A push onto a vmalloc'd stack's guard page faults, and so does pushing that #PF's frame: the CPU
+        // raises #DF with CR2 in the guard page (Linux's `handle_stack_overflow`).
+        let address = cr2();
+        if let Some((owner, bottom, top)) = crate::mm::vmalloc::stack_guard_hit(address) {
+            pr_emerg!(
+                "BUG: TASK stack guard page was hit at {address:#018x} (stack is {bottom:#018x}..{top:#018x} of {owner})"
+            );
+            name = "stack guard page";
+        }
+    }
     pr_emerg!("Oops: {}: {:04x} [#1]", name, frame.error_code);
     show_regs(frame);
     crate::panic::die(name);
@@ -225,6 +237,33 @@ pub fn dump_stack_at(level: crate::printk::Level) {
     super::backtrace::walk(cpu::frame_pointer(), |ra| {
         crate::printk::printk(level, format_args!(" {}", ReturnAddress(ra)))
     });
+}
+
+/// Calls `f(arg)` on the stack whose top is `top` and returns its result (Linux's `call_on_stack`).
+///
+/// # Safety
+/// `[top - n, top)` must be mapped, writable memory no one else uses, for as many bytes `n` as `f` needs
+/// (or, for a test of the guard page, deliberately not: the overflow then ends the kernel).
+pub unsafe fn call_on_stack(top: u64, f: extern "C" fn(u64) -> u64, arg: u64) -> u64 {
+    let result: u64;
+    // SAFETY: the caller vouches for the stack; R12 (callee-saved) keeps the old RSP across the call,
+    // the new RSP is 16-byte aligned before the call as the ABI wants, and every caller-saved register
+    // is declared clobbered.
+    unsafe {
+        core::arch::asm!(
+            "mov r12, rsp",
+            "mov rsp, {top}",
+            "call {f}",
+            "mov rsp, r12",
+            top = in(reg) top & !0xf,
+            f = in(reg) f,
+            in("rdi") arg,
+            lateout("rax") result,
+            out("r12") _,
+            clobber_abi("C"),
+        )
+    }
+    result
 }
 
 /// Switches to a stack no page table maps and executes UD2: delivering #UD faults on the stack, so does
