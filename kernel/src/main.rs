@@ -126,6 +126,7 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
         numa_off: params.numa_off,
         nx,
         gbpages: features.gbpages,
+        highmem: params.highmem,
     };
     let report = match mm::mm_init::mm_init(boot, options) {
         Ok(report) => report,

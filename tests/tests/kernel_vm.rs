@@ -118,8 +118,8 @@ fn kernel_stack_overflow_hits_the_guard_page() {
     let hit = bug.split_whitespace().nth(8).expect("address");
     let hit = u64::from_str_radix(hit.trim_start_matches("0x"), 16).expect("hex");
     assert!((guard..guard + 4096).contains(&hit), "{bug} (guard page {guard:#x})");
-    assert!(bug.ends_with(" of ktest-overflow)"), "{bug}");
-    assert!(out.log.has("Oops: stack guard page: 0000 [#1]"));
+    assert!(bug.ends_with(", task ktest-overflow)"), "{bug}");
+    assert!(out.log.has("Oops: kernel stack overflow (double-fault): 0000 [#1]"));
     assert!(out.log.has("RIP: 0008:kernel::ktest::vmalloc::recurse+"));
     let frames = out.log.messages().filter(|m| m.starts_with(" kernel::ktest::vmalloc::recurse+")).count();
     assert!(frames > 10, "the call trace walks the vmalloc'd stack ({frames} frames)");
@@ -181,4 +181,41 @@ fn meminfo_reports_vmalloc_page_tables_and_direct_map() {
     assert!(kb("PageTables:") >= 4 * 4, "at least the kernel's four levels");
     assert!(kb("KernelStack:") >= 16, "the boot stack at least");
     assert!(!out.log.has("HighTotal:"), "no high memory without highmem=");
+}
+
+#[test]
+fn highmem_lives_outside_the_direct_map_and_is_reached_through_kmap() {
+    let out = run(&Scenario::test("highmem", "1G", "highmem=512M loglevel=8"));
+    out.expect_status(EXIT_PASS);
+    assert!(out.log.has("highmem: frames from 0x1fe00000 (510 MiB) are high memory, outside the direct map"));
+    let direct = out.log.find("direct map: ").expect("direct map line");
+    assert!(direct.starts_with("direct map: 509 MiB of RAM"), "RAM below high memory only: {direct}");
+    assert!(out.log.has("  DMA32   [mem 0x0000000001000000-0x000000001fdfffff]"));
+    assert!(out.log.has("  Normal  empty"));
+    assert!(out.log.has("  HighMem [mem 0x000000001fe00000-0x000000003ffdffff]"));
+    assert!(out.log.has("Policy zone: HighMem"));
+    let kb = |label: &str| -> u64 {
+        let line = out.log.find(label).unwrap_or_else(|| panic!("{label}"));
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    assert_eq!(kb("HighTotal:"), (0x3ffe0000 - 0x1fe00000) / 1024, "every high frame is managed");
+    assert_eq!(kb("HighTotal:") + kb("LowTotal:"), kb("MemTotal:"));
+    assert!(out.log.has("test=highmem: direct map ends at") && out.log.has("the next byte faults"));
+    assert!(
+        out.log.has("(fixmap)") && out.log.has("at 0xffffffffff1fe000, nested pfn"),
+        "first kmap_atomic slot"
+    );
+    let line = out.log.find("test=highmem: copy_highpage").expect("kmap line");
+    assert!(line.contains(" at 0xfffffffffe"), "kmap uses the pkmap window: {line}");
+    assert!(out.log.has("kmap: all 1024 pkmap slots are in use, cannot map pfn"));
+    assert!(out.log.has("1024 awaiting the lazy flush"));
+    assert!(out.log.has("kunmap: pfn ") && out.log.has(" is not kmapped"));
+    assert!(out.log.has("test=highmem: vmalloc(64K) got 16 of its 16 pages from high memory"));
+    assert!(out.log.has(", 0 pages unaccounted for"));
+
+    // A split that would leave too little low memory is refused, and the boot goes on without it.
+    let out = run(&Scenario::test("boot", "128M", "highmem=100M"));
+    out.expect_status(EXIT_PASS);
+    assert!(out.log.has("highmem=100M ignored: RAM ends at 127M and at least 64M must stay low memory"));
+    assert!(out.log.has("fixmap: 512 slots below 0xffffffffff1ff000, 16 kmap_atomic slots per CPU"));
 }

@@ -9,6 +9,7 @@ use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use crate::arch::x86_64::qemu;
 use crate::{pr_err, pr_info, printk};
 
+mod highmem;
 mod memblock;
 mod page_alloc;
 mod slab;
@@ -37,6 +38,37 @@ pub fn active() -> Option<&'static str> {
     Some(unsafe {
         core::str::from_utf8_unchecked(core::slice::from_raw_parts(ptr, ACTIVE_LEN.load(Ordering::Relaxed)))
     })
+}
+
+/// Free pages, kernel page-table pages and slab pages at one moment, taken after draining the per-CPU
+/// lists and shrinking the slab caches: tests compare two of them to prove every page came back.
+#[derive(Clone, Copy, Debug)]
+pub struct MemCheckpoint {
+    pub free: u64,
+    pub tables: u64,
+    pub slab: u64,
+}
+
+impl MemCheckpoint {
+    pub fn take() -> Self {
+        for cache in crate::mm::slab::caches() {
+            cache.shrink();
+        }
+        crate::mm::page_alloc::drain_all_pages();
+        MemCheckpoint {
+            free: crate::mm::vmstat::Snapshot::take().meminfo().free,
+            tables: crate::mm::pgtable::KERNEL_PGTABLE_PAGES.load(Ordering::Relaxed),
+            slab: crate::mm::slab::SLAB_PAGES.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Pages missing since `earlier` that neither kept page tables (Linux keeps the vmalloc area's) nor
+    /// grown slab caches explain: 0 when nothing leaked.
+    pub fn missing_since(&self, earlier: &MemCheckpoint) -> i64 {
+        let explained =
+            (self.tables as i64 - earlier.tables as i64) + (self.slab as i64 - earlier.slab as i64);
+        earlier.free as i64 - self.free as i64 - explained
+    }
 }
 
 /// Prints the verdict line the harness looks for.
@@ -77,13 +109,14 @@ pub fn run(name: &str) -> ! {
         "wx" => vm::wx(),
         "vmalloc" => vmalloc::vmalloc(),
         "stack_overflow" => vmalloc::stack_overflow(),
+        "highmem" => highmem::highmem(),
         "triplefault" => triple_fault(),
         "doublefault" => {
             pr_info!("test=doublefault: switching to an unmapped stack and raising #UD");
             crate::arch::x86_64::traps::provoke_double_fault(UNMAPPED_TEST_ADDRESS)
         }
         _ => Err(
-            "no such test (known: boot, panic, pagefault, doublefault, triplefault, memblock, buddy, poison, gfp, numa, slab, slab_corruption, wx, vmalloc, stack_overflow)",
+            "no such test (known: boot, panic, pagefault, doublefault, triplefault, memblock, buddy, poison, gfp, numa, slab, slab_corruption, wx, vmalloc, stack_overflow, highmem)",
         ),
     };
     finish(name, result)

@@ -4,17 +4,16 @@
 
 use core::fmt::Write;
 use core::ptr::NonNull;
-use core::sync::atomic::Ordering;
 
 use mm_core::gfp::Gfp;
 use mm_core::pgtable::PteFlags;
 
+use super::MemCheckpoint;
 use crate::arch::x86_64::extable::probe_read_u8;
 use crate::arch::x86_64::traps::{call_on_stack, pf};
 use crate::mm::PAGE_SIZE;
-use crate::mm::page_alloc::{self, drain_all_pages};
-use crate::mm::pgtable::{KERNEL_PGTABLE_PAGES, kernel_flags, with_kernel_pgtable};
-use crate::mm::slab::SLAB_PAGES;
+use crate::mm::page_alloc;
+use crate::mm::pgtable::{kernel_flags, with_kernel_pgtable};
 use crate::mm::vmalloc::{self, KERNEL_STACK_SIZE};
 use crate::{pr_info, printk};
 
@@ -23,13 +22,8 @@ const LAPIC_BASE: u64 = 0xfee0_0000;
 /// Offset of the local APIC version register.
 const LAPIC_VERSION: u64 = 0x30;
 
-/// Free pages once the per-CPU lists are drained and the slab caches have given back their empty slabs.
 fn free_pages_now() -> u64 {
-    for cache in crate::mm::slab::caches() {
-        cache.shrink();
-    }
-    drain_all_pages();
-    crate::mm::vmstat::Snapshot::take().meminfo().free
+    MemCheckpoint::take().free
 }
 
 /// The physical address and leaf flags that map `virt` in the kernel page table.
@@ -62,9 +56,8 @@ extern "C" fn deep_sum(seed: u64) -> u64 {
 /// `test=vmalloc`.
 pub fn vmalloc() -> Result<(), &'static str> {
     let info_before = vmallocinfo_text();
-    let baseline = free_pages_now();
-    let tables_before = KERNEL_PGTABLE_PAGES.load(Ordering::Relaxed);
-    let slab_before = SLAB_PAGES.load(Ordering::Relaxed);
+    let before = MemCheckpoint::take();
+    let baseline = before.free;
     let (used_before, total) = vmalloc::usage();
     pr_info!(
         "test=vmalloc: {} free pages, vmalloc area {} TB, {} bytes used",
@@ -230,16 +223,15 @@ pub fn vmalloc() -> Result<(), &'static str> {
         return Err("a vfree'd area is still mapped");
     }
     let (used_after, _) = vmalloc::usage();
-    let after = free_pages_now();
-    let tables = KERNEL_PGTABLE_PAGES.load(Ordering::Relaxed) - tables_before;
-    let slab = SLAB_PAGES.load(Ordering::Relaxed) as i64 - slab_before as i64;
+    let now = MemCheckpoint::take();
+    let (after, tables, slab) = (now.free, now.tables - before.tables, now.slab as i64 - before.slab as i64);
     pr_info!(
         "test=vmalloc: all freed: {after} free pages (before: {baseline}), {tables} page-table pages kept for the vmalloc area, slab {slab:+} pages, {used_after} bytes of vmalloc area used"
     );
     if used_after != used_before {
         return Err("the vmalloc area did not return to its starting use");
     }
-    if after as i64 + tables as i64 + slab != baseline as i64 {
+    if now.missing_since(&before) != 0 {
         return Err("free pages did not return to the baseline");
     }
     if vmallocinfo_text() != info_before {

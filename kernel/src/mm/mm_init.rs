@@ -16,7 +16,7 @@ use mm_core::zone::{MAX_NR_ZONES, ZoneType, zone_pfn_ranges};
 
 use super::mmzone::{self, MAX_ZONELIST, NODES, ZoneRef, ZoneSpan};
 use super::sparse::{self, Vmemmap};
-use super::{PAGE_SIZE, early, memblock, numa, pgtable, poison};
+use super::{PAGE_SIZE, early, highmem, memblock, numa, pgtable, poison};
 use crate::boot::BootInfo;
 use crate::{pr_info, pr_notice, pr_warn, random};
 
@@ -34,7 +34,13 @@ pub struct MmOptions {
     pub nx: bool,
     /// The CPU has 1 GiB pages.
     pub gbpages: bool,
+    /// `highmem=SIZE`: the top SIZE of RAM stays out of the direct map as ZONE_HIGHMEM.
+    pub highmem: Option<u64>,
 }
+
+/// Low memory `highmem=` must leave: room for the page descriptors, the kernel's early allocations and
+/// the boot modules.
+const MIN_LOWMEM: u64 = 64 << 20;
 
 /// What the boot summary needs to know.
 #[derive(Clone, Copy, Debug, Default)]
@@ -66,7 +72,8 @@ fn zone_index_of(pfn: u64, ranges: &[(u64, u64); MAX_NR_ZONES]) -> usize {
 /// Lays out nodes and zones and prints them.
 fn layout_nodes(ram: &[(u64, u64)], zone_ranges: &[(u64, u64); MAX_NR_ZONES]) {
     pr_info!("Zone ranges:");
-    for kind in [ZoneType::Dma, ZoneType::Dma32, ZoneType::Normal] {
+    let kinds = if mmzone::has_highmem() { &ZoneType::ALL[..] } else { &ZoneType::ALL[..3] };
+    for &kind in kinds {
         let (s, e) = zone_ranges[kind as usize];
         let first_ram =
             ram.iter().map(|r| r.0 >> PAGE_SHIFT).find(|&p| p >= s && p < e).or_else(|| {
@@ -246,17 +253,53 @@ fn shuffle_zones(scratch: &mut [u32]) -> usize {
     zones
 }
 
+/// The first frame of high memory for `highmem=SIZE`, if the split leaves enough low memory above
+/// everything memblock already holds (kernel, boot information, modules: they must stay mapped).
+fn highmem_split(size: u64, max_pfn: u64) -> Option<u64> {
+    let reserved_end = memblock::with(|m| {
+        m.reserved.regions().iter().map(|r| r.end()).filter(|&e| e <= max_pfn << PAGE_SHIFT).max()
+    })
+    .unwrap_or(0);
+    let min_low = MIN_LOWMEM.max(reserved_end.next_multiple_of(2 << 20));
+    let start = mm_core::zone::highmem_start(size, max_pfn, min_low);
+    if start.is_none() {
+        pr_warn!(
+            "highmem={}M ignored: RAM ends at {}M and at least {}M must stay low memory",
+            size >> 20,
+            (max_pfn << PAGE_SHIFT) >> 20,
+            min_low >> 20
+        );
+    }
+    start
+}
+
 /// Brings up nodes, zones, page descriptors and the buddy allocator from memblock.
 pub fn mm_init(boot: &'static BootInfo, options: MmOptions) -> Result<MmReport, &'static str> {
     let ram = memblock_ranges(false);
-    let mapped_end = pgtable::init_mem_mapping(&ram, options.nx, options.gbpages)?;
-    early::set_direct_map(&ram);
+    let max_pfn = ram.last().map_or(0, |r| r.1 >> PAGE_SHIFT);
+    let highmem_start = options.highmem.and_then(|size| highmem_split(size, max_pfn));
+    // The direct map covers RAM below high memory only; memblock must not hand out memory above it.
+    let lowmem: heapless::Vec<(u64, u64), { 2 * MAX_RANGES }> = match highmem_start {
+        Some(pfn) => {
+            let limit = pfn << PAGE_SHIFT;
+            memblock::set_current_limit(limit);
+            ram.iter().filter(|r| r.0 < limit).map(|&(s, e)| (s, e.min(limit))).collect()
+        }
+        None => ram.clone(),
+    };
+    let mapped_end = pgtable::init_mem_mapping(&lowmem, options.nx, options.gbpages)?;
+    early::set_direct_map(&lowmem);
     memblock::set_current_limit(mapped_end);
+    highmem::kmap_init()?;
+    if let Some(pfn) = highmem_start {
+        highmem::set_highmem_start(pfn);
+        mmzone::set_highmem_configured();
+    }
+    highmem::print_info();
 
     numa::init(boot, &ram, options.numa_off, options.nx);
     mmzone::set_boot_cpu_node(numa::boot_cpu_node());
-    let max_pfn = ram.last().map_or(0, |r| r.1 >> PAGE_SHIFT);
-    let zone_ranges = zone_pfn_ranges(None, max_pfn);
+    let zone_ranges = zone_pfn_ranges(highmem_start, max_pfn);
     layout_nodes(&ram, &zone_ranges);
 
     let node_range = |nid: usize| -> (u64, u64) {

@@ -160,6 +160,11 @@ pub fn online_nodes() -> impl Iterator<Item = (usize, &'static Node)> {
 
 static HIGHMEM_CONFIGURED: AtomicBool = AtomicBool::new(false);
 
+/// Makes the HighMem zone type exist (`highmem=`; before the zones are laid out).
+pub fn set_highmem_configured() {
+    HIGHMEM_CONFIGURED.store(true, Ordering::Relaxed);
+}
+
 /// Whether the HighMem zone type exists on this boot (only with a limited direct map, `highmem=`).
 pub fn has_highmem() -> bool {
     HIGHMEM_CONFIGURED.load(Ordering::Relaxed)

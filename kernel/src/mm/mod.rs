@@ -6,6 +6,7 @@
 
 pub mod e820;
 pub mod early;
+pub mod highmem;
 pub mod kmalloc;
 pub mod layout;
 pub mod memblock;

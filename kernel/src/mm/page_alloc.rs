@@ -21,7 +21,7 @@ use mm_core::zone::ZoneType;
 
 use super::mmzone::{self, Zone, ZoneRef, current_cpu};
 use super::sparse::{Vmemmap, pfn_to_page, pfn_valid};
-use super::{PAGE_SIZE, early, poison};
+use super::{PAGE_SIZE, early, highmem, poison};
 use crate::{pr_err, pr_warn};
 
 /// Pages freed since boot (`pgfree`).
@@ -59,8 +59,10 @@ impl Pages {
         self.pfn * PAGE_SIZE
     }
 
-    /// The block's bytes through the direct map.
+    /// The block's bytes through the direct map. Low memory only: high-memory pages are reached with
+    /// `highmem::kmap` or `kmap_atomic`.
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        assert!(!highmem::is_highmem(self.pfn), "Pages::as_mut_slice on high memory: use kmap");
         let virt = early::phys_to_virt(self.phys_addr()).expect("allocated RAM is in the direct map");
         // SAFETY: the handle owns these pages exclusively, and they are RAM mapped by the direct map.
         unsafe { core::slice::from_raw_parts_mut(virt as *mut u8, (self.nr_pages() * PAGE_SIZE) as usize) }
@@ -230,10 +232,10 @@ fn post_alloc_hook(pfn: u64, order: usize, gfp: Gfp) {
 }
 
 fn zero_pages(pfn: u64, order: usize) {
-    let virt = early::phys_to_virt(pfn * PAGE_SIZE).expect("allocated RAM is in the direct map");
-    // SAFETY: the block was just allocated (or is being freed) by its only owner; it is RAM in the
-    // direct map.
-    unsafe { core::ptr::write_bytes(virt as *mut u8, 0, (PAGE_SIZE << order) as usize) };
+    for p in pfn..pfn + (1 << order) {
+        // SAFETY: the block was just allocated (or is being freed) by its only owner.
+        unsafe { highmem::with_page_bytes(p, |bytes| bytes.fill(0)) };
+    }
 }
 
 /// Linux's "Bad page state": report and refuse.

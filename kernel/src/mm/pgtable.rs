@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use mm_core::gfp::Gfp;
 use mm_core::page::{PageMap, PageOwner};
-use mm_core::pgtable::{PageSize, PageTable, PhysMemory, PteFlags, TlbFlush};
+use mm_core::pgtable::{EmptyTables, PageSize, PageTable, PhysMemory, PteFlags, TlbFlush};
 
 use super::layout::page_offset;
 use super::sparse::Vmemmap;
@@ -161,6 +161,32 @@ pub fn init_mem_mapping(ram: &[(u64, u64)], nx: bool, gbpages: bool) -> Result<u
         pr_info!("direct map: no 1G pages (CPUID pdpe1gb clear), 2M is the largest");
     }
     Ok(end)
+}
+
+/// Creates, from memblock, the last-level tables of the `N` 2 MiB chunks from `start` in the live kernel
+/// tables and returns their physical addresses: windows whose PTEs are later written directly, without
+/// allocating or taking the page-table lock (the fixmap and pkmap, as Linux's `permanent_kmaps_init`).
+pub fn populate_pte_tables<const N: usize>(start: u64) -> Result<[u64; N], &'static str> {
+    let mut mem = KernelPtMem::new(TableSource::Memblock);
+    let mut table = PageTable::from_root(&mem, current_root());
+    let mut tables = [0; N];
+    for (i, slot) in tables.iter_mut().enumerate() {
+        let chunk = start + i as u64 * (2 << 20);
+        if let Some(pt) = table.pte_table(&mem, chunk) {
+            *slot = pt;
+            continue;
+        }
+        // Mapping one page creates the path; unmapping it with `Keep` leaves the tables in place.
+        table
+            .map(&mut mem, chunk, 0, PageSize::Size4K, kernel_flags(PteFlags::KERNEL_RO))
+            .map_err(|_| "no memory for a fixed window's page tables")?;
+        let report = table
+            .unmap_range(&mut mem, chunk, PAGE_SIZE, EmptyTables::Keep)
+            .map_err(|_| "cannot clear a fixed window's page")?;
+        flush(&report.flush);
+        *slot = table.pte_table(&mem, chunk).ok_or("a fixed window's page table is missing")?;
+    }
+    Ok(tables)
 }
 
 static KERNEL_PT: OnceLock<SpinLock<PageTable>> = OnceLock::new();

@@ -9,7 +9,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use super::{PAGE_SIZE, early};
+use super::{PAGE_SIZE, highmem};
 use crate::{pr_err, pr_info};
 
 /// The byte freed pages are filled with (Linux's `PAGE_POISON`).
@@ -55,21 +55,24 @@ pub fn configure(page_poison: bool, init_on_alloc: bool, init_on_free: bool) {
     }
 }
 
-fn page_bytes(pfn: u64) -> &'static mut [u8] {
-    let virt = early::phys_to_virt(pfn * PAGE_SIZE).expect("RAM is in the direct map");
-    // SAFETY: callers hold the page exclusively: it is being freed by its owner or was just taken off a
-    // free list for an allocation; it is RAM in the direct map.
-    unsafe { core::slice::from_raw_parts_mut(virt as *mut u8, PAGE_SIZE as usize) }
+/// Runs `f` on the bytes of a page the caller holds exclusively (being freed by its owner, or just taken
+/// off a free list for an allocation); high memory is mapped with `kmap_atomic`.
+fn with_page(pfn: u64, f: impl FnOnce(&mut [u8])) {
+    // SAFETY: as above, the caller holds the page exclusively.
+    unsafe { highmem::with_page_bytes(pfn, f) }
 }
 
 /// Fills a page with the poison byte.
 pub fn poison_page(pfn: u64) {
-    page_bytes(pfn).fill(PAGE_POISON);
+    with_page(pfn, |bytes| bytes.fill(PAGE_POISON));
 }
 
 /// Checks that a poisoned page is still all poison; reports the first corrupted run otherwise.
 pub fn check_page(pfn: u64) {
-    let bytes = page_bytes(pfn);
+    with_page(pfn, |bytes| check_bytes(pfn, bytes));
+}
+
+fn check_bytes(pfn: u64, bytes: &mut [u8]) {
     let Some(first) = bytes.iter().position(|&b| b != PAGE_POISON) else { return };
     let last = bytes.iter().rposition(|&b| b != PAGE_POISON).unwrap_or(first);
     let changed = bytes.iter().filter(|&&b| b != PAGE_POISON).count();

@@ -155,6 +155,8 @@ pub struct BootParams<'a> {
     pub numa_off: bool,
     /// `slub_debug[=FZP][,cache…]`: slab debugging ("" for everything on all caches).
     pub slub_debug: Option<&'a str>,
+    /// `highmem=SIZE`: the top SIZE of RAM becomes ZONE_HIGHMEM, outside the direct map.
+    pub highmem: Option<u64>,
     /// `nokaslr`: fixed virtual bases for the direct map, vmalloc and vmemmap.
     pub nokaslr: bool,
     /// `test=NAME`: run the in-kernel test NAME and exit QEMU with its result.
@@ -182,6 +184,7 @@ impl<'a> BootParams<'a> {
             shuffle: false,
             numa_off: false,
             slub_debug: None,
+            highmem: None,
             nokaslr: false,
             test: None,
             init: None,
@@ -214,6 +217,13 @@ impl<'a> BootParams<'a> {
                 }
                 self.mem_limit = Some(limit);
             }
+            ("highmem", Some(v)) => {
+                let size = memparse(v).ok_or(bad("expected a size such as 512M"))?;
+                if size < (2 << 20) {
+                    return Err(bad("below the 2M minimum"));
+                }
+                self.highmem = Some(size);
+            }
             ("memblock", Some("debug")) => self.memblock_debug = true,
             ("page_poison", Some(v)) => self.page_poison = parse_bool(v).ok_or(bad("expected 0 or 1"))?,
             ("init_on_alloc", Some(v)) => self.init_on_alloc = parse_bool(v).ok_or(bad("expected 0 or 1"))?,
@@ -229,8 +239,8 @@ impl<'a> BootParams<'a> {
             ("test", Some(v)) if !v.is_empty() => self.test = Some(v),
             ("init", Some(v)) if !v.is_empty() => self.init = Some(v),
             (
-                "test" | "init" | "loglevel" | "mem" | "page_poison" | "init_on_alloc" | "init_on_free"
-                | "shuffle" | "page_alloc.shuffle",
+                "test" | "init" | "loglevel" | "mem" | "highmem" | "page_poison" | "init_on_alloc"
+                | "init_on_free" | "shuffle" | "page_alloc.shuffle",
                 _,
             ) => return Err(bad("needs a value")),
             _ => return Err(Problem::Unknown(param.text)),

@@ -61,6 +61,11 @@ fn page_allocator_options() {
     assert_eq!(BootParams::parse("slub_debug").slub_debug, Some(""));
     assert_eq!(BootParams::parse("slub_debug=FZ,kmalloc-64").slub_debug, Some("FZ,kmalloc-64"));
     assert_eq!(BootParams::parse("").slub_debug, None);
+    assert_eq!(BootParams::parse("highmem=512M").highmem, Some(512 << 20));
+    assert_eq!(BootParams::parse("").highmem, None);
+    let p = BootParams::parse("highmem=1M highmem=x highmem");
+    assert_eq!(p.highmem, None);
+    assert_eq!(p.problems.len(), 3, "{:?}", p.problems);
     let p = BootParams::parse("shuffle=1 page_poison=maybe numa=fake");
     assert!(p.shuffle && !p.page_poison);
     assert_eq!(p.problems.len(), 2);

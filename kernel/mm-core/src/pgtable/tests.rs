@@ -104,6 +104,25 @@ fn map_4k_writes_the_entries_the_sdm_describes() {
 }
 
 #[test]
+fn pte_table_finds_the_last_level_table_kept_for_direct_writes() {
+    let (mut mem, mut table) = setup();
+    let fixmap = 0xffff_ffff_ff00_0000;
+    assert_eq!(table.pte_table(&mem, fixmap), None, "no tables yet");
+    table.map(&mut mem, fixmap, 0x5000, PageSize::Size4K, PteFlags::KERNEL).unwrap();
+    table.unmap_range(&mut mem, fixmap, K4, EmptyTables::Keep).unwrap();
+    let pt = table.pte_table(&mem, fixmap + 0x1f_f000).expect("the kept table covers the whole 2 MiB");
+    assert_eq!(path(&mem, table.root(), fixmap).len(), 4, "a path of four tables");
+    // An entry written into it directly is what the walker then translates.
+    mem.write_entry(pt, 3, 0x7000 | PteFlags::KERNEL.bits() | PteFlags::PRESENT.bits());
+    assert_eq!(table.translate(&mem, fixmap + 3 * K4 + 5).unwrap().phys, 0x7005);
+    // A large page on the way or a non-canonical address has no such table.
+    table.map(&mut mem, DIRECT, 0, PageSize::Size2M, PteFlags::KERNEL).unwrap();
+    assert_eq!(table.pte_table(&mem, DIRECT), None);
+    assert_eq!(table.pte_table(&mem, 0x0000_8000_0000_0000), None);
+    sane(&table, &mem);
+}
+
+#[test]
 fn map_2m_and_1g_set_ps_and_translate_offsets() {
     let (mut mem, mut table) = setup();
     let (v2, p2) = (DIRECT + M2, 0x4020_0000);

@@ -158,6 +158,25 @@ impl PageTable {
         }
     }
 
+    /// The physical address of the last-level table (of 4 KiB PTEs) that covers `virt`, if the walk down
+    /// to it finds tables all the way (none missing, no large page on the way). Code that maps pages in a
+    /// fixed window without allocating, as the fixmap and kmap slots do, pre-creates this table and then
+    /// writes its entries directly (Linux's `kmap_pte`).
+    pub fn pte_table(&self, mem: &impl PhysMemory, virt: u64) -> Option<u64> {
+        if !is_canonical(virt) {
+            return None;
+        }
+        let v = flat(virt);
+        let mut table = self.root;
+        for level in (2..=4).rev() {
+            match decode(mem.read_entry(table, entry::index(v, level)), level) {
+                Entry::Table(next) => table = next,
+                Entry::None | Entry::Leaf(_) => return None,
+            }
+        }
+        Some(table)
+    }
+
     /// The physical address `virt` translates to, and the leaf that maps it.
     pub fn translate(&self, mem: &impl PhysMemory, virt: u64) -> Result<Translation, PgtableError> {
         if !is_canonical(virt) {

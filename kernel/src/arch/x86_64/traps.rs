@@ -131,9 +131,9 @@ fn die(frame: &TrapFrame) -> ! {
         let address = cr2();
         if let Some((owner, bottom, top)) = crate::mm::vmalloc::stack_guard_hit(address) {
             pr_emerg!(
-                "BUG: TASK stack guard page was hit at {address:#018x} (stack is {bottom:#018x}..{top:#018x} of {owner})"
+                "BUG: TASK stack guard page was hit at {address:#018x} (stack is {bottom:#018x}..{top:#018x}, task {owner})"
             );
-            name = "stack guard page";
+            name = "kernel stack overflow (double-fault)";
         }
     }
     pr_emerg!("Oops: {}: {:04x} [#1]", name, frame.error_code);
