@@ -1,10 +1,12 @@
 #!/bin/bash
-# The ptmalloc-rs benchmark: the same workloads under glibc, ptmalloc-rs, jemalloc, mimalloc and tcmalloc
-# (LD_PRELOAD), alternating the order, RUNS (default 5) runs each; prints medians of the time metric, peak
-# RSS and minor faults with ratios to glibc measured in the same run.
+# The ptmalloc-rs benchmark: the same workloads under glibc, ptmalloc-rs, jemalloc, mimalloc, tcmalloc (Debian
+# packages) and talc, dlmalloc (Rust crates behind our C ABI wrapper benches/peers, which the Makefile builds
+# into BUILD_DIR/peers) through LD_PRELOAD, alternating the order, RUNS (default 5) runs each; prints medians
+# of the time metric, peak RSS and minor faults with ratios to glibc measured in the same run.
 # Workloads: glibc's benchtests bench-malloc-simple and bench-malloc-thread (from glibc-source, built here),
 # our own (churn, prodcons, idle, bigalloc) and two real programs from Debian packages (perl, gcc).
-# Usage: run.sh PRELOAD_SO BUILD_DIR
+# Usage: run.sh PRELOAD_SO BUILD_DIR. Environment: RUNS, ALLOCATORS (names, see below), EXTRAS=1 (the
+# additions' workloads), ONLY (a regular expression on workload names), DECAY_MS (of ptmalloc-rs-decay).
 set -u
 so=$(realpath "$1")
 build=$2
@@ -31,9 +33,14 @@ for w in churn prodcons idle bigalloc; do
 done
 
 libdir=/usr/lib/x86_64-linux-gnu
-allocators=(glibc ptmalloc-rs jemalloc mimalloc tcmalloc)
+# ALLOCATORS may pick a subset or add the ptmalloc-rs variants with an addition turned on.
+read -r -a allocators <<<"${ALLOCATORS:-glibc ptmalloc-rs jemalloc mimalloc tcmalloc talc dlmalloc}"
 declare -A lib=([glibc]="" [ptmalloc-rs]="$so" [jemalloc]="$libdir/libjemalloc.so.2"
-  [mimalloc]="$libdir/libmimalloc.so.2" [tcmalloc]="$libdir/libtcmalloc_minimal.so.4")
+  [mimalloc]="$libdir/libmimalloc.so.2" [tcmalloc]="$libdir/libtcmalloc_minimal.so.4"
+  [talc]="$build/peers/release/libpeer_talc.so" [dlmalloc]="$build/peers/release/libpeer_dlmalloc.so"
+  [ptmalloc-rs-decay]="$so" [ptmalloc-rs-quota]="$so")
+declare -A variant_env=([ptmalloc-rs-decay]="PTMALLOC_RS_DECAY_MS=${DECAY_MS:-1000}"
+  [ptmalloc-rs-quota]="PTMALLOC_RS_CPU_QUOTA=1")
 
 # name | metric kind | command (run in $build)
 workloads=(
@@ -47,6 +54,19 @@ workloads=(
   "perl|wall|perl $here/c/perl-workload.pl"
   "gcc -O2|wall|gcc -O2 -w -c $here/c/churn.c $here/c/prodcons.c $here/c/idle.c $here/c/bigalloc.c $src/benchtests/json-lib.c -I $src/benchtests"
 )
+# Workloads of the additions' evaluation (benches/extras.sh): a server's requests after the idle period, and
+# 16 threads on one CPU (where an arena limit that follows the usable CPUs matters).
+extra_workloads=(
+  "idle-then-work|wall|./idle 1000000 1500 20000"
+  "thread-16-on-1cpu|thread|taskset -c 0 ./bench-malloc-thread 16"
+)
+[ -n "${EXTRAS:-}" ] && workloads+=("${extra_workloads[@]}")
+# ONLY (an extended regular expression) keeps the workloads whose name matches.
+if [ -n "${ONLY:-}" ]; then
+  kept=()
+  for w in "${workloads[@]}"; do [[ ${w%%|*} =~ $ONLY ]] && kept+=("$w"); done
+  workloads=("${kept[@]}")
+fi
 
 results=$build/results.tsv
 : > "$results"
@@ -59,6 +79,7 @@ for ((run = 0; run < runs; run++)); do
       IFS='|' read -r name kind cmd <<<"$w"
       preload=()
       [ -n "${lib[$a]}" ] && preload=("LD_PRELOAD=${lib[$a]}")
+      [ -n "${variant_env[$a]:-}" ] && preload+=("${variant_env[$a]}")
       start=$(date +%s%N)
       (cd "$build" && /usr/bin/time -f "%M %R" -o "$build/time.out" env "${preload[@]}" $cmd >"$build/out.txt" 2>"$build/err.txt")
       status=$?
@@ -90,8 +111,8 @@ function median(list,   n, arr, i, j, t) {
 }
 END {
   na = split(order, alloc, " ")
-  printf "%-16s %-12s %12s %7s %10s %7s %10s %7s\n", "workload", "allocator", "time", "speed", "peak RSS", "RSS", "minflt", "faults"
-  printf "%-16s %-12s %12s %7s %10s %7s %10s %7s\n", "", "", "(median)", "xglibc", "KiB", "xglibc", "", "xglibc"
+  printf "%-18s %-18s %12s %7s %10s %7s %10s %7s\n", "workload", "allocator", "time", "speed", "peak RSS", "RSS", "minflt", "faults"
+  printf "%-18s %-18s %12s %7s %10s %7s %10s %7s\n", "", "", "(median)", "xglibc", "KiB", "xglibc", "", "xglibc"
   for (w = 1; w <= nw; w++) {
     g = names[w] SUBSEP "glibc"
     gt = median(time[g]); gr = median(rss[g]); gf = median(flt[g])
@@ -100,7 +121,7 @@ END {
       if (!(k in time)) continue
       t = median(time[k]); r = median(rss[k]); f = median(flt[k])
       sp = (t > 0) ? gt / t : 0; rr = (gr > 0) ? r / gr : 0; fr = (gf > 0) ? f / gf : 0
-      printf "%-16s %-12s %12.4g %7.2f %10d %7.2f %10d %7.2f\n", names[w], alloc[i], t, sp, r, rr, f, fr
+      printf "%-18s %-18s %12.4g %7.2f %10d %7.2f %10d %7.2f\n", names[w], alloc[i], t, sp, r, rr, f, fr
       if (sp > 0) { lsp[alloc[i]] += log(sp); nsp[alloc[i]]++ }
       if (rr > 0) { lrss[alloc[i]] += log(rr); nrss[alloc[i]]++ }
     }
@@ -108,10 +129,13 @@ END {
   print ""
   print "geometric means over all workloads (speed: >1 is faster than glibc; RSS: <1 is smaller):"
   for (i = 1; i <= na; i++) if (nsp[alloc[i]] > 0)
-    printf "  %-12s speed %.3f  peak RSS %.3f\n", alloc[i], exp(lsp[alloc[i]] / nsp[alloc[i]]), exp(lrss[alloc[i]] / nrss[alloc[i]])
+    printf "  %-18s speed %.3f  peak RSS %.3f\n", alloc[i], exp(lsp[alloc[i]] / nsp[alloc[i]]), exp(lrss[alloc[i]] / nrss[alloc[i]])
   print ""
-  print "RSS after freeing 90% and idling 1.5 s (idle workload, KiB, median):"
-  for (i = 1; i <= na; i++) { k = "idle-90%-free" SUBSEP alloc[i]; if (k in idle) printf "  %-12s %10d\n", alloc[i], median(idle[k]) }
+  print "RSS after freeing 90% and idling 1.5 s (idle workloads, KiB, median):"
+  for (w = 1; w <= nw; w++) for (i = 1; i <= na; i++) {
+    k = names[w] SUBSEP alloc[i]
+    if (k in idle) printf "  %-18s %-18s %10d\n", names[w], alloc[i], median(idle[k])
+  }
   print ""
   print "time: wall microseconds, except malloc-simple (sum of ns/op of its cases) and malloc-thread (ns/iteration)"
 }' "$results"

@@ -11,6 +11,7 @@ use crate::arena::{Arena, Av};
 use crate::chunk::Chunk;
 use crate::constants::*;
 use crate::heap::HeapInfo;
+use crate::purge::PurgeState;
 use crate::system::{RawLock, SystemMemory};
 use crate::tcache::Tc;
 use core::marker::PhantomPinned;
@@ -72,12 +73,14 @@ pub struct ThreadState {
     /// Address of the attached `Arena<L>` (0: none yet).
     pub(crate) arena: usize,
     pub(crate) tcache_shutting_down: bool,
+    /// Slow-path calls left before this thread looks at the clock again (`purge.rs`).
+    pub(crate) purge_countdown: u32,
 }
 
 impl ThreadState {
     /// A thread that has not allocated yet.
     pub const fn new() -> ThreadState {
-        ThreadState { tcache: Tc::NULL, arena: 0, tcache_shutting_down: false }
+        ThreadState { tcache: Tc::NULL, arena: 0, tcache_shutting_down: false, purge_countdown: 0 }
     }
 }
 
@@ -92,6 +95,8 @@ pub struct Malloc<S, L> {
     pub(crate) sys: S,
     pub(crate) main_arena: Arena<L>,
     pub(crate) mp: Params,
+    /// Time-decay purging (off unless a decay is set).
+    pub(crate) purge: PurgeState,
     /// Serializes arena creation (`next` links) and fork.
     pub(crate) list_lock: L,
     /// Guards `free_list`, `next_free` and `attached_threads`.
@@ -129,6 +134,7 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
             sys,
             main_arena: Arena::ZEROED,
             mp: Params::DEFAULT,
+            purge: PurgeState::OFF,
             list_lock: L::INIT,
             free_list_lock: L::INIT,
             free_list: AtomicUsize::new(0),

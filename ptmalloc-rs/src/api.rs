@@ -8,6 +8,7 @@
 use crate::allocator::{Malloc, ThreadState};
 use crate::chunk::{Chunk, copy_bytes, fill_bytes};
 use crate::constants::*;
+use crate::fast::FreeStep;
 use crate::heap::HeapInfo;
 use crate::system::{EINVAL, ENOMEM, RawLock, SystemMemory};
 use crate::tcache::TCACHE_STRUCT_SIZE;
@@ -74,18 +75,31 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
     /// See the module's safety contract.
     #[inline]
     pub unsafe fn malloc(&self, thread: &mut ThreadState, bytes: usize) -> *mut u8 {
+        let p = self.malloc_from_tcache(thread, bytes);
+        if !p.is_null() {
+            return p;
+        }
+        // SAFETY: contract.
+        unsafe { self.malloc_slow(thread, bytes) }
+    }
+
+    /// `malloc` after a tcache miss: initialization, the cache itself, then an arena. (A cache created here is
+    /// empty, so there is no second tcache look-up.)
+    ///
+    /// # Safety
+    /// See the module's safety contract.
+    #[inline(never)]
+    pub(crate) unsafe fn malloc_slow(&self, thread: &mut ThreadState, bytes: usize) -> *mut u8 {
         self.ensure_init();
-        let Some(tbytes) = checked_request2size(bytes) else {
+        if checked_request2size(bytes).is_none() {
             self.set_errno(ENOMEM);
             return ptr::null_mut();
-        };
-        let tc_idx = csize2tidx(tbytes);
+        }
         self.maybe_init_tcache(thread);
         let tc = thread.tcache;
-        if tc_idx < self.mp.tcache_bins.load(Relaxed) && !tc.is_null() && tc.count(tc_idx) > 0 {
-            return to_ptr(self.tcache_get(tc, tc_idx));
-        }
-        to_ptr(self.with_arena(thread, bytes, |m, arena| m.int_malloc(arena, tc, bytes)))
+        let p = self.with_arena(thread, bytes, |m, arena| m.int_malloc(arena, tc, bytes));
+        self.purge_tick(thread);
+        to_ptr(p)
     }
 
     /// `free`: releases a block (null is ignored). Large freed mmapped blocks raise the dynamic mmap
@@ -98,6 +112,24 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
         if mem.is_null() {
             return;
         }
+        // SAFETY: contract.
+        let step = unsafe { self.free_to_tcache(thread, mem) };
+        match step {
+            FreeStep::Done => {}
+            // SAFETY: contract; the tcache step sent the chunk to its arena.
+            FreeStep::Arena => unsafe { self.free_to_arena(thread, mem) },
+            // SAFETY: contract.
+            FreeStep::General => unsafe { self.free_slow(thread, mem) },
+        }
+    }
+
+    /// `free` of a non-null block when the tcache fast path did not take it: mmapped chunks, the cache's
+    /// creation, full bins, and the arena.
+    ///
+    /// # Safety
+    /// See the module's safety contract; `mem` is not null.
+    #[inline(never)]
+    pub(crate) unsafe fn free_slow(&self, thread: &mut ThreadState, mem: *mut u8) {
         // SAFETY: `mem` came from this allocator (contract).
         let p = unsafe { Chunk::from_mem(mem.expose_provenance()) };
         if p.is_mmapped() {
@@ -113,6 +145,7 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
             self.maybe_init_tcache(thread);
             let arena = self.arena_for_chunk(p);
             self.int_free(arena, p, thread.tcache, false);
+            self.purge_tick(thread);
         }
     }
 

@@ -12,7 +12,7 @@ use crate::system::{Protection, RawLock, SystemMemory};
 use std::boxed::Box;
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::vec;
 use std::vec::Vec;
 
@@ -61,6 +61,8 @@ pub struct FakeCounters {
     pub mremap_calls: usize,
     /// `madvise(MADV_DONTNEED)` calls.
     pub madvise_calls: usize,
+    /// Bytes passed to `madvise(MADV_DONTNEED)`.
+    pub madvise_bytes: usize,
 }
 
 struct State {
@@ -78,6 +80,7 @@ pub struct FakeSystem {
     config: FakeConfig,
     state: Mutex<State>,
     errno: AtomicI32,
+    clock: AtomicU64,
 }
 
 // SAFETY: the storage is only reached through raw pointers by the allocator (which serializes as it must) and
@@ -101,7 +104,14 @@ impl FakeSystem {
             mmap_fails: false,
             counters: FakeCounters::default(),
         };
-        FakeSystem { storage, base, config, state: Mutex::new(state), errno: AtomicI32::new(0) }
+        FakeSystem {
+            storage,
+            base,
+            config,
+            state: Mutex::new(state),
+            errno: AtomicI32::new(0),
+            clock: AtomicU64::new(1),
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -116,6 +126,11 @@ impl FakeSystem {
     /// Makes `mmap` fail (or succeed again).
     pub fn set_mmap_fails(&self, fails: bool) {
         self.state().mmap_fails = fails;
+    }
+
+    /// Moves the fake clock (`now_ms`, starting at 1) forward.
+    pub fn advance_clock_ms(&self, ms: u64) {
+        self.clock.fetch_add(ms, Ordering::Relaxed);
     }
 
     /// The calls made so far.
@@ -300,6 +315,7 @@ impl SystemMemory for FakeSystem {
     unsafe fn madvise_dontneed(&self, addr: usize, len: usize) {
         let mut state = self.state();
         state.counters.madvise_calls += 1;
+        state.counters.madvise_bytes += len;
         if let Some(range) = self.page_range(addr, len) {
             self.drop_pages(&state.pages, range);
         } else if addr >= self.base && addr + len <= state.brk {
@@ -309,6 +325,10 @@ impl SystemMemory for FakeSystem {
 
     fn nr_cpus(&self) -> usize {
         self.config.nr_cpus
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.load(Ordering::Relaxed)
     }
 
     fn random_u64(&self) -> u64 {

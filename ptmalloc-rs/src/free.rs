@@ -16,15 +16,10 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
     #[inline]
     pub(crate) fn int_free(&self, arena_addr: usize, p: Chunk, tc: Tc, have_lock: bool) {
         let size = p.size();
-        if p.addr() > size.wrapping_neg() || p.mem() & MALLOC_ALIGN_MASK != 0 {
-            self.printerr("free(): invalid pointer");
-        }
-        if size < MINSIZE || size & MALLOC_ALIGN_MASK != 0 {
-            self.printerr("free(): invalid size");
-        }
+        self.check_freed_chunk(p, size);
 
         let tc_idx = csize2tidx(size);
-        if !tc.is_null() && tc_idx < self.mp.tcache_bins.load(Relaxed) {
+        if !tc.is_null() && tc_idx < self.tcache_bins() {
             let entry = p.mem();
             let key = self.tcache_key.load(Relaxed);
             if Tc::key_of(entry) == key {
@@ -49,7 +44,8 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
 
     /// The key matched: walk the bin to tell a double free from a coincidence.
     #[cold]
-    fn tcache_double_free_scan(&self, tc: Tc, tc_idx: usize, entry: usize) {
+    #[inline(never)]
+    pub(crate) fn tcache_double_free_scan(&self, tc: Tc, tc_idx: usize, entry: usize) {
         let limit = self.mp.tcache_count.load(Relaxed);
         let mut cursor = tc.head(tc_idx);
         let mut count = 0;
@@ -69,7 +65,7 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
     }
 
     /// The part of `_int_free` after the tcache: fastbin, or coalesce and bin, with the arena locked.
-    fn int_free_locked(&self, av: Av, p: Chunk, size: usize) {
+    pub(crate) fn int_free_locked(&self, av: Av, p: Chunk, size: usize) {
         if size <= self.mp.max_fast.load(Relaxed) {
             let next = p.plus(size);
             if next.size_nomask() <= CHUNK_HDR_SZ || next.size() >= av.system_mem() {
@@ -133,6 +129,7 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
             self.link_unsorted_front(av, p, size, "free(): corrupted unsorted chunks");
             p.set_head(size | PREV_INUSE);
             p.set_foot(size);
+            self.purge_note_free(p, size);
         } else {
             size += nextsize;
             p.set_head(size | PREV_INUSE);
@@ -202,6 +199,7 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
                     p.set_bk(unsorted);
                     p.set_fd(first_unsorted);
                     p.set_foot(size);
+                    self.purge_note_free(p, size);
                 } else {
                     size += nextsize;
                     p.set_head(size | PREV_INUSE);

@@ -27,7 +27,7 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
 
     /// Whether `tc` caches chunk size class `tc_idx`.
     fn tcache_usable(&self, tc: Tc, tc_idx: usize) -> bool {
-        !tc.is_null() && tc_idx < self.mp.tcache_bins.load(Relaxed)
+        !tc.is_null() && tc_idx < self.tcache_bins()
     }
 
     fn misaligned(chunk: Chunk) -> bool {

@@ -62,6 +62,9 @@ pub mod param {
     pub const TUNABLE_TCACHE_COUNT: i32 = -1002;
     /// Tunable `glibc.malloc.tcache_unsorted_limit` (no mallopt number in glibc; ours).
     pub const TUNABLE_TCACHE_UNSORTED_LIMIT: i32 = -1003;
+    /// ptmalloc-rs's time-decay purging: free pages that stayed free this many milliseconds go back to the
+    /// system (0: off, the default). Also `PTMALLOC_RS_DECAY_MS` in the environment.
+    pub const PTMALLOC_RS_DECAY_MS: i32 = -1004;
 }
 
 /// Free-chunk figures of one bin for `malloc_info`.
@@ -141,8 +144,23 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
 
     /// `malloc_stats`: glibc's report (32-bit figures, as glibc prints them), written to `out`.
     pub fn malloc_stats(&self, out: &mut dyn Write) -> fmt::Result {
+        self.write_stats(out, false)
+    }
+
+    /// `malloc_stats64` (a ptmalloc-rs extension): the report of `malloc_stats` with full 64-bit figures
+    /// (glibc's truncates them to 32 bits, so heaps past 4 GiB print wrong totals), followed by the figures
+    /// of time-decay purging.
+    pub fn malloc_stats64(&self, out: &mut dyn Write) -> fmt::Result {
+        self.write_stats(out, true)?;
+        writeln!(out, "purged bytes     = {:>10}", self.purge.purged_bytes.load(Relaxed))?;
+        writeln!(out, "purge passes     = {:>10}", self.purge.passes.load(Relaxed))
+    }
+
+    /// The text of `malloc_stats`; `wide`: 64-bit figures instead of glibc's 32-bit ones.
+    fn write_stats(&self, out: &mut dyn Write, wide: bool) -> fmt::Result {
+        let figure = |value: usize| if wide { value as u64 } else { u64::from(value as u32) };
         self.ensure_init();
-        let mut in_use_b = self.mp.mmapped_mem.load(Relaxed) as u32;
+        let mut in_use_b = figure(self.mp.mmapped_mem.load(Relaxed));
         let mut system_b = in_use_b;
         let mut index = 0;
         let mut result = Ok(());
@@ -155,17 +173,17 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
             unsafe { arena.mutex.unlock() };
             result = result
                 .and_then(|_| writeln!(out, "Arena {index}:"))
-                .and_then(|_| writeln!(out, "system bytes     = {:>10}", mi.arena as u32))
-                .and_then(|_| writeln!(out, "in use bytes     = {:>10}", mi.uordblks as u32));
-            system_b = system_b.wrapping_add(mi.arena as u32);
-            in_use_b = in_use_b.wrapping_add(mi.uordblks as u32);
+                .and_then(|_| writeln!(out, "system bytes     = {:>10}", figure(mi.arena)))
+                .and_then(|_| writeln!(out, "in use bytes     = {:>10}", figure(mi.uordblks)));
+            system_b = figure(system_b.wrapping_add(figure(mi.arena)) as usize);
+            in_use_b = figure(in_use_b.wrapping_add(figure(mi.uordblks)) as usize);
             index += 1;
         });
         result?;
         writeln!(out, "Total (incl. mmap):")?;
         writeln!(out, "system bytes     = {system_b:>10}")?;
         writeln!(out, "in use bytes     = {in_use_b:>10}")?;
-        writeln!(out, "max mmap regions = {:>10}", self.mp.max_n_mmaps.load(Relaxed) as u32)?;
+        writeln!(out, "max mmap regions = {:>10}", figure(self.mp.max_n_mmaps.load(Relaxed) as usize))?;
         writeln!(out, "max mmap bytes   = {:>10}", self.mp.max_mmapped_mem.load(Relaxed))
     }
 
@@ -268,6 +286,7 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
                 self.mp.tcache_count.store(value, Relaxed);
             }
             param::TUNABLE_TCACHE_UNSORTED_LIMIT => self.mp.tcache_unsorted_limit.store(value, Relaxed),
+            param::PTMALLOC_RS_DECAY_MS => self.purge.decay_ms.store(value as u64, Relaxed),
             _ => {}
         }
         true

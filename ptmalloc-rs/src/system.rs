@@ -59,6 +59,9 @@ pub trait SystemMemory {
     /// Number of CPUs the arena limit is computed from (`__get_nprocs`).
     fn nr_cpus(&self) -> usize;
 
+    /// A monotonic clock in milliseconds (coarse is fine): the time base of purging (`purge.rs`).
+    fn now_ms(&self) -> u64;
+
     /// Random bits for the tcache double-free key.
     fn random_u64(&self) -> u64;
 

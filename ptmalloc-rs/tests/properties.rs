@@ -9,13 +9,36 @@ use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Malloc { thread: usize, size: usize },
-    Calloc { thread: usize, size: usize },
-    Memalign { thread: usize, shift: u32, size: usize },
-    Free { thread: usize, pick: usize },
-    Realloc { thread: usize, pick: usize, size: usize },
-    ThreadExit { thread: usize },
+    Malloc {
+        thread: usize,
+        size: usize,
+    },
+    Calloc {
+        thread: usize,
+        size: usize,
+    },
+    Memalign {
+        thread: usize,
+        shift: u32,
+        size: usize,
+    },
+    Free {
+        thread: usize,
+        pick: usize,
+    },
+    Realloc {
+        thread: usize,
+        pick: usize,
+        size: usize,
+    },
+    ThreadExit {
+        thread: usize,
+    },
     Trim,
+    /// Time passes (and a purge pass runs, when purging is on).
+    Clock {
+        ms: u64,
+    },
 }
 
 fn size() -> impl Strategy<Value = usize> {
@@ -37,6 +60,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (thread.clone(), any::<usize>(), size()).prop_map(|(thread, pick, size)| Op::Realloc { thread, pick, size }),
         1 => thread.prop_map(|thread| Op::ThreadExit { thread }),
         1 => Just(Op::Trim),
+        1 => (0u64..200).prop_map(|ms| Op::Clock { ms }),
     ]
 }
 
@@ -59,8 +83,10 @@ fn check_new(threads: &[Thread], live: &[Block], ptr: *mut u8, len: usize, align
     }
 }
 
-fn replay(ops: Vec<Op>) {
+/// Replays `ops`; `decay_ms`: time-decay purging (0: off).
+fn replay(ops: Vec<Op>, decay_ms: usize) {
     let malloc = fake_malloc();
+    assert!(malloc.set_param(ptmalloc_rs::param::PTMALLOC_RS_DECAY_MS, decay_ms));
     let mut threads: Vec<Thread> = (0..3).map(|_| Thread::new(&malloc)).collect();
     let mut live: Vec<Block> = Vec::new();
     for (step, op) in ops.into_iter().enumerate() {
@@ -111,6 +137,10 @@ fn replay(ops: Vec<Op>) {
             Op::Trim => {
                 malloc.malloc_trim(0);
             }
+            Op::Clock { ms } => {
+                malloc.system().advance_clock_ms(ms);
+                malloc.purge_now();
+            }
             _ => {}
         }
         let info = malloc.mallinfo2();
@@ -132,10 +162,15 @@ fn replay(ops: Vec<Op>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn random_traces_keep_blocks_intact(ops in proptest::collection::vec(op(), 1..400)) {
-        replay(ops);
+        replay(ops, 0);
+    }
+
+    #[test]
+    fn random_traces_with_purging_keep_blocks_intact(ops in proptest::collection::vec(op(), 1..400)) {
+        replay(ops, 50);
     }
 }

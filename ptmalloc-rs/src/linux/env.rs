@@ -26,7 +26,8 @@ pub fn parse_number(text: &[u8]) -> Option<usize> {
 }
 
 /// The setting an environment entry `KEY=VALUE` makes, if it is one of glibc's malloc variables
-/// (`MALLOC_ARENA_MAX_` is accepted as a spelling of `MALLOC_ARENA_MAX`).
+/// (`MALLOC_ARENA_MAX_` is accepted as a spelling of `MALLOC_ARENA_MAX`) or ptmalloc-rs's
+/// `PTMALLOC_RS_DECAY_MS`.
 pub fn parse_entry(entry: &[u8]) -> Option<EnvSetting> {
     let equals = entry.iter().position(|&byte| byte == b'=')?;
     let (key, value) = (&entry[..equals], &entry[equals + 1..]);
@@ -38,6 +39,7 @@ pub fn parse_entry(entry: &[u8]) -> Option<EnvSetting> {
         b"MALLOC_MMAP_MAX_" => (param::M_MMAP_MAX, 0, i32::MAX as usize),
         b"MALLOC_ARENA_MAX" | b"MALLOC_ARENA_MAX_" => (param::M_ARENA_MAX, 1, usize::MAX),
         b"MALLOC_ARENA_TEST" => (param::M_ARENA_TEST, 1, usize::MAX),
+        b"PTMALLOC_RS_DECAY_MS" => (param::PTMALLOC_RS_DECAY_MS, 0, u32::MAX as usize),
         _ => return None,
     };
     let value = parse_number(value)?;

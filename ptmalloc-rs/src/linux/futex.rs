@@ -4,7 +4,7 @@
 use super::syscall::{FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE, SYS_FUTEX, syscall6};
 use crate::system::RawLock;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use core::sync::atomic::{AtomicPtr, AtomicU32};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize};
 
 /// Where the process says whether it is single-threaded (glibc's `__libc_single_threaded`); null: unknown.
 static SINGLE_THREADED: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
@@ -18,6 +18,34 @@ static SINGLE_THREADED: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
 /// `flag` must stay readable for the life of the process.
 pub unsafe fn use_single_threaded_flag(flag: *const core::ffi::c_char) {
     SINGLE_THREADED.store(flag as *mut u8, Relaxed);
+}
+
+/// The thread (its thread pointer) that holds every lock for a `fork` (0: none); see [`set_fork_owner`].
+static FORK_OWNER: AtomicUsize = AtomicUsize::new(0);
+
+/// Declares that the calling thread holds every [`FutexLock`] of the allocator (`true`, after taking them in
+/// the atfork prepare handler) or no longer (`false`, before releasing them). Meanwhile the locks let this
+/// thread through without waiting, so that atfork handlers running after ours may still allocate (glibc
+/// takes its malloc locks after every prepare handler; an LD_PRELOAD library can only register one).
+pub fn set_fork_owner(owner: bool) {
+    FORK_OWNER.store(if owner { thread_pointer() } else { 0 }, Relaxed);
+}
+
+/// The calling thread's thread pointer (`%fs:0`, the TCB's pointer to itself): a unique thread identity.
+#[inline(always)]
+fn thread_pointer() -> usize {
+    let pointer: usize;
+    // SAFETY: reads the TCB self-pointer that the x86-64 TLS ABI keeps at %fs:0; no memory is written.
+    unsafe {
+        core::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) pointer, options(nostack, readonly, preserves_flags))
+    };
+    pointer
+}
+
+#[inline(always)]
+fn fork_owner_is_me() -> bool {
+    let owner = FORK_OWNER.load(Relaxed);
+    owner != 0 && owner == thread_pointer()
 }
 
 #[inline(always)]
@@ -34,6 +62,9 @@ pub struct FutexLock(AtomicU32);
 impl FutexLock {
     #[cold]
     fn lock_contended(&self) {
+        if fork_owner_is_me() {
+            return;
+        }
         for _ in 0..64 {
             if self.0.load(Relaxed) == 0 && self.0.compare_exchange(0, 1, Acquire, Relaxed).is_ok() {
                 return;
@@ -62,12 +93,12 @@ impl RawLock for FutexLock {
 
     #[inline(always)]
     fn try_lock(&self) -> bool {
-        single_threaded() || self.0.compare_exchange(0, 1, Acquire, Relaxed).is_ok()
+        single_threaded() || self.0.compare_exchange(0, 1, Acquire, Relaxed).is_ok() || fork_owner_is_me()
     }
 
     #[inline(always)]
     unsafe fn unlock(&self) {
-        if single_threaded() {
+        if single_threaded() || (FORK_OWNER.load(Relaxed) != 0 && fork_owner_is_me()) {
             return;
         }
         if self.0.swap(0, Release) == 2 {

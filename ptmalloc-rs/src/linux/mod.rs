@@ -7,9 +7,9 @@ mod env;
 mod futex;
 mod syscall;
 
-pub use cpus::{parse_cpu_list, parse_cpu_max};
+pub use cpus::{parse_cfs_quota, parse_cgroup_paths, parse_cpu_list, parse_cpu_max};
 pub use env::{EnvSetting, parse_entry, parse_number, parse_tunables};
-pub use futex::{FutexLock, use_single_threaded_flag};
+pub use futex::{FutexLock, set_fork_owner, use_single_threaded_flag};
 
 use crate::system::{Protection, SystemMemory};
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -56,7 +56,7 @@ pub fn for_each_initial_env(mut f: impl FnMut(&[u8])) {
     if is_error(fd) {
         return;
     }
-    let mut chunk = [0u8; 4096];
+    let mut chunk = [0u8; 512];
     let mut entry = [0u8; 256];
     let mut entry_len = 0usize;
     let mut too_long = false;
@@ -98,7 +98,8 @@ impl LinuxSystem {
         LinuxSystem::new(ignore_errno, abort_with_message)
     }
 
-    /// Caps the CPU count (and so the arena limit) by the cgroup v2 CPU quota (`cpu.max`).
+    /// Caps the CPU count (and so the arena limit) by what the process may use: its affinity mask and its
+    /// cgroup's CPU quota (v2 `cpu.max` or v1 CFS quota, the smallest along the ancestors).
     pub fn set_cpu_quota_limit(&self, enabled: bool) {
         self.cpu_quota.store(enabled, Relaxed);
     }
@@ -166,12 +167,21 @@ impl SystemMemory for LinuxSystem {
 
     fn nr_cpus(&self) -> usize {
         let online = cpus::online_cpus();
-        if self.cpu_quota.load(Relaxed)
-            && let Some(quota) = cpus::cgroup_cpu_quota()
-        {
-            return online.min(quota).max(1);
+        if !self.cpu_quota.load(Relaxed) {
+            return online;
         }
-        online
+        let affinity = cpus::affinity_cpus().unwrap_or(online);
+        let quota = cpus::cgroup_cpu_quota().unwrap_or(online);
+        online.min(affinity).min(quota).max(1)
+    }
+
+    fn now_ms(&self) -> u64 {
+        let mut time = [0u64; 2];
+        // SAFETY: clock_gettime writes one `struct timespec` (two 64-bit words) into `time`.
+        let result = unsafe {
+            syscall6(SYS_CLOCK_GETTIME, [CLOCK_MONOTONIC_COARSE, time.as_mut_ptr() as usize, 0, 0, 0, 0])
+        };
+        if is_error(result) { 0 } else { time[0] * 1000 + time[1] / 1_000_000 }
     }
 
     fn random_u64(&self) -> u64 {

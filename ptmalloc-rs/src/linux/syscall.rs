@@ -17,6 +17,7 @@ pub(crate) const SYS_GETPID: usize = 39;
 pub(crate) const SYS_KILL: usize = 62;
 pub(crate) const SYS_FUTEX: usize = 202;
 pub(crate) const SYS_SCHED_GETAFFINITY: usize = 204;
+pub(crate) const SYS_CLOCK_GETTIME: usize = 228;
 pub(crate) const SYS_EXIT_GROUP: usize = 231;
 pub(crate) const SYS_OPENAT: usize = 257;
 pub(crate) const SYS_GETRANDOM: usize = 318;
@@ -32,6 +33,7 @@ pub(crate) const FUTEX_WAKE_PRIVATE: usize = 128 | 1;
 pub(crate) const AT_FDCWD: usize = -100isize as usize;
 pub(crate) const O_RDONLY_CLOEXEC: usize = 0o2000000;
 pub(crate) const SIGABRT: usize = 6;
+pub(crate) const CLOCK_MONOTONIC_COARSE: usize = 6;
 
 /// Issues system call `number` with six arguments; returns the raw result (negative errno on failure).
 ///

@@ -1,7 +1,8 @@
 //! The C ABI of the malloc family (`#[no_mangle]`), for programs that load this library with LD_PRELOAD.
 
-use super::{MALLOC, with_thread};
+use super::{MALLOC, this_thread, with_thread};
 use crate::MallInfo2;
+use crate::fast::FreeStep;
 use core::ffi::{c_int, c_void};
 
 /// `struct mallinfo` (the deprecated `int` version).
@@ -52,8 +53,19 @@ pub extern "C" fn ptmalloc_rs_active() -> c_int {
 /// The C contract of `malloc`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
+    // SAFETY: the block is this thread's own; nothing else borrows it during this call.
+    let p = MALLOC.malloc_from_tcache(unsafe { &(*this_thread()).state }, size);
+    if !p.is_null() {
+        return p.cast();
+    }
+    malloc_slow(size)
+}
+
+/// `malloc` beyond the tcache hit (kept out of line so that the hit stays small).
+#[inline(never)]
+fn malloc_slow(size: usize) -> *mut c_void {
     // SAFETY: the thread state is this thread's.
-    with_thread(|thread| unsafe { MALLOC.malloc(thread, size) }).cast()
+    with_thread(|thread| unsafe { MALLOC.malloc_slow(thread, size) }).cast()
 }
 
 /// `free`. errno is preserved: free's system calls are raw syscalls, which never touch errno.
@@ -65,8 +77,22 @@ pub unsafe extern "C" fn free(ptr: *mut c_void) {
     if ptr.is_null() {
         return;
     }
-    // SAFETY: `ptr` came from malloc (C contract).
-    with_thread(|thread| unsafe { MALLOC.free(thread, ptr.cast()) });
+    // SAFETY: the block is this thread's own; `ptr` came from malloc (C contract).
+    let step = unsafe { MALLOC.free_to_tcache(&(*this_thread()).state, ptr.cast()) };
+    match step {
+        FreeStep::Done => {}
+        // SAFETY: C contract; the tcache step sent the chunk to its arena; the block is this thread's own and
+        // nothing else borrows it.
+        FreeStep::Arena => unsafe { MALLOC.free_to_arena(&mut (*this_thread()).state, ptr.cast()) },
+        FreeStep::General => free_slow(ptr),
+    }
+}
+
+/// `free` beyond the tcache put.
+#[inline(never)]
+fn free_slow(ptr: *mut c_void) {
+    // SAFETY: `ptr` came from malloc (C contract) and is not null.
+    with_thread(|thread| unsafe { MALLOC.free_slow(thread, ptr.cast()) });
 }
 
 /// `cfree` (obsolete alias of free).
@@ -210,6 +236,15 @@ pub extern "C" fn mallinfo() -> MallInfo {
 pub extern "C" fn malloc_stats() {
     with_thread(|_| {
         let _ = MALLOC.malloc_stats(&mut Sink { stream: core::ptr::null_mut() });
+    });
+}
+
+/// `malloc_stats64` (ptmalloc-rs extension, to stderr): `malloc_stats` with 64-bit figures, plus the
+/// time-decay purging figures.
+#[unsafe(no_mangle)]
+pub extern "C" fn malloc_stats64() {
+    with_thread(|_| {
+        let _ = MALLOC.malloc_stats64(&mut Sink { stream: core::ptr::null_mut() });
     });
 }
 

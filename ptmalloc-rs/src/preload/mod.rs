@@ -1,10 +1,19 @@
 //! The LD_PRELOAD build: one process-wide allocator over Linux, per-thread state in TLS, thread-exit and
 //! fork handlers, and the `MALLOC_*` environment settings; `exports.rs` holds the C functions.
 //!
-//! Setup happens on the first call (any thread): initialize the allocator, apply the environment (read
-//! from /proc/self/environ, which works before libc has set `environ`), then register the pthread key whose
-//! destructor flushes a thread's cache at exit and the atfork handlers. Neither registration allocates for
-//! the first keys/handlers; if one did, it would re-enter malloc after the allocator is already usable.
+//! Setup happens on the first call (any thread): initialize the allocator and apply the environment (read
+//! from /proc/self/environ, which works before libc has set `environ`). The pthread key whose destructor
+//! flushes a thread's cache at exit and the atfork handlers are registered only once the process has a second
+//! thread (glibc's `__libc_single_threaded` is clear), from the first allocation that finds it so: before
+//! that no other thread can hold a malloc lock at fork, and the main thread's cache needs no flushing at
+//! process exit (glibc does not flush it either). A single-threaded program thus never runs that code, whose
+//! libc pages would count in its RSS. Neither registration allocates for the first keys/handlers; if one
+//! did, it would re-enter malloc, which is usable by then.
+//!
+//! Fork: glibc takes its malloc locks after every atfork prepare handler; ours is a registered handler, and
+//! prepare handlers run last-registered first, so handlers registered before ours run while we hold the
+//! locks. The locks therefore let the forking thread through until the parent/child handler releases them
+//! (`set_fork_owner`): such a handler may still call malloc.
 
 mod exports;
 mod tls;
@@ -27,26 +36,47 @@ fn fatal(message: &str) -> ! {
     }
 }
 
+/// A panic is a bug in this library (the allocator itself never panics on user input: corruption goes through
+/// `fatal` with glibc's message); the library has no std, so report it and abort like any malloc failure.
+#[cfg(not(any(test, feature = "fake")))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
+    fatal("ptmalloc-rs: internal error (panic)")
+}
+
 /// The process's allocator.
 // SAFETY: a static never moves.
 static MALLOC: Malloc<LinuxSystem, FutexLock> = unsafe { Malloc::new(LinuxSystem::new(set_errno, fatal)) };
 
-/// 0: nothing set up, 1: in progress, 2: done.
-static SETUP: AtomicU8 = AtomicU8::new(0);
+/// 0: nothing set up, 1: in progress, 2: done (for both [`SETUP`] and [`HOOKS`]).
+const NOT_DONE: u8 = 0;
+const IN_PROGRESS: u8 = 1;
+const DONE: u8 = 2;
+/// The allocator is initialized and the environment applied.
+static SETUP: AtomicU8 = AtomicU8::new(NOT_DONE);
+/// The thread key and the fork handlers are registered.
+static HOOKS: AtomicU8 = AtomicU8::new(NOT_DONE);
 static mut THREAD_KEY: libc::pthread_key_t = 0;
 
 /// What the library keeps per thread (one TLS block, so one TLS lookup per call).
 struct PreloadThread {
     state: ThreadState,
-    /// The thread-exit destructor is registered for this thread.
-    registered: bool,
+    /// [`UNSEEN`], [`SEEN_SINGLE`] or [`REGISTERED`].
+    registration: u8,
 }
+
+/// The thread has not called the library yet.
+const UNSEEN: u8 = 0;
+/// The thread called while the process was single-threaded: nothing registered for it yet.
+const SEEN_SINGLE: u8 = 1;
+/// The thread-exit destructor is registered for this thread.
+const REGISTERED: u8 = 2;
 
 const _: () = assert!(core::mem::size_of::<PreloadThread>() <= tls::BLOCK_SIZE);
 const _: () = assert!(core::mem::align_of::<PreloadThread>() <= 16);
 
 /// The calling thread's `PreloadThread`: its TLS block, whose all-zero initial value is
-/// `PreloadThread { state: ThreadState::new(), registered: false }`.
+/// `PreloadThread { state: ThreadState::new(), registration: UNSEEN }`.
 #[inline(always)]
 fn this_thread() -> *mut PreloadThread {
     tls::thread_block().cast()
@@ -54,7 +84,7 @@ fn this_thread() -> *mut PreloadThread {
 
 #[cold]
 fn setup() {
-    if SETUP.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+    if SETUP.compare_exchange(NOT_DONE, IN_PROGRESS, Ordering::Acquire, Ordering::Relaxed).is_err() {
         return;
     }
     // glibc's ld.so parses GLIBC_TUNABLES in place and leaves a NUL after each `name=value`, so in the
@@ -89,25 +119,54 @@ fn setup() {
     // SAFETY: a byte of glibc's that lives as long as the process; from now on the locks are skipped while
     // the process has a single thread, as glibc's malloc does.
     unsafe { crate::linux::use_single_threaded_flag(&raw const __libc_single_threaded) };
-    // SAFETY: registering our handlers once; THREAD_KEY is written only here, before SETUP becomes 2.
+    SETUP.store(DONE, Ordering::Release);
+}
+
+/// Registers the thread key and the fork handlers, once.
+#[cold]
+fn register_hooks() {
+    if HOOKS.compare_exchange(NOT_DONE, IN_PROGRESS, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        return;
+    }
+    // SAFETY: registering our handlers once; THREAD_KEY is written only here, before HOOKS becomes DONE.
     unsafe {
         libc::pthread_key_create(&raw mut THREAD_KEY, Some(thread_destructor));
         libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child));
     }
-    SETUP.store(2, Ordering::Release);
+    HOOKS.store(DONE, Ordering::Release);
 }
 
-/// First call of a thread: the one-time setup, then the thread-exit registration.
+/// Whether the process has only ever had one thread (glibc's flag; false before `setup`).
+#[inline(always)]
+fn process_single_threaded() -> bool {
+    // SAFETY: a byte glibc keeps for exactly this question.
+    unsafe { core::ptr::read_volatile(&raw const __libc_single_threaded) != 0 }
+}
+
+/// A call of a thread that is not registered yet: the one-time setup, then, once the process is
+/// multi-threaded, the hooks and this thread's exit destructor.
 #[cold]
+#[inline(never)]
 fn register_thread(thread: &mut PreloadThread) {
-    if SETUP.load(Ordering::Acquire) != 2 {
+    if SETUP.load(Ordering::Acquire) != DONE {
         setup();
+        if SETUP.load(Ordering::Acquire) != DONE {
+            return;
+        }
     }
-    if SETUP.load(Ordering::Acquire) == 2 {
-        thread.registered = true;
-        // SAFETY: THREAD_KEY was created in `setup`; the value only needs to be non-null.
-        unsafe { libc::pthread_setspecific(THREAD_KEY, core::ptr::dangling::<u8>().cast()) };
+    if process_single_threaded() {
+        thread.registration = SEEN_SINGLE;
+        return;
     }
+    if HOOKS.load(Ordering::Acquire) != DONE {
+        register_hooks();
+        if HOOKS.load(Ordering::Acquire) != DONE {
+            return;
+        }
+    }
+    thread.registration = REGISTERED;
+    // SAFETY: THREAD_KEY was created in `register_hooks`; the value only needs to be non-null.
+    unsafe { libc::pthread_setspecific(THREAD_KEY, core::ptr::dangling::<u8>().cast()) };
 }
 
 /// Runs `f` with the calling thread's state.
@@ -117,7 +176,7 @@ fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> R {
     // calls back into user code, so the mutable borrow is not re-entered (a re-entrant call from a signal
     // handler is undefined, as in C).
     let thread = unsafe { &mut *this_thread() };
-    if !thread.registered {
+    if thread.registration != REGISTERED && (thread.registration == UNSEEN || !process_single_threaded()) {
         register_thread(thread);
     }
     f(&mut thread.state)
@@ -141,8 +200,7 @@ unsafe extern "C" {
 static FORK_LOCKED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 extern "C" fn fork_prepare() {
-    // SAFETY: a byte glibc keeps for exactly this question.
-    let single = unsafe { core::ptr::read_volatile(&raw const __libc_single_threaded) } != 0;
+    let single = process_single_threaded();
     FORK_LOCKED.store(!single, Ordering::Relaxed);
     if !single {
         // glibc's fork takes the stdio list lock before the malloc locks (bug 19431: a thread holding the
@@ -151,11 +209,13 @@ extern "C" fn fork_prepare() {
         // SAFETY: glibc's exported stdio list lock, released in `fork_parent` (the child's is reset by fork).
         unsafe { _IO_list_lock() };
         MALLOC.fork_lock_parent();
+        crate::linux::set_fork_owner(true);
     }
 }
 
 extern "C" fn fork_parent() {
     if FORK_LOCKED.load(Ordering::Relaxed) {
+        crate::linux::set_fork_owner(false);
         MALLOC.fork_unlock_parent();
         // SAFETY: taken in `fork_prepare`.
         unsafe { _IO_list_unlock() };
@@ -163,6 +223,7 @@ extern "C" fn fork_parent() {
 }
 
 extern "C" fn fork_child() {
+    crate::linux::set_fork_owner(false);
     // SAFETY: the child's only thread reads its own state.
     MALLOC.fork_unlock_child(unsafe { &(*this_thread()).state });
 }

@@ -11,24 +11,34 @@ pub fn build_dir() -> PathBuf {
     dir
 }
 
-/// The LD_PRELOAD library: `$PTMALLOC_RS_SO` if set (the Makefile builds it), else built here with
-/// `cargo rustc --crate-type cdylib --features preload` in its own target directory.
+/// The LD_PRELOAD library: `$PTMALLOC_RS_SO` if set (the Makefile builds it), else built here the way the
+/// Makefile's `preload` target does (profile `preload` of preload.toml) in its own target directory.
 pub fn preload_so() -> PathBuf {
     static SO: OnceLock<PathBuf> = OnceLock::new();
     SO.get_or_init(|| {
         if let Ok(path) = std::env::var("PTMALLOC_RS_SO") {
             return PathBuf::from(path);
         }
-        let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ptmalloc-preload");
+        let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let target = manifest_dir.join("../target/ptmalloc-preload");
         let status = Command::new(env!("CARGO"))
-            .args(["rustc", "--lib", "--release", "--features", "preload", "--crate-type", "cdylib"])
-            .arg("--manifest-path")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .current_dir(manifest_dir)
+            .args([
+                "rustc",
+                "--lib",
+                "--profile",
+                "preload",
+                "--config",
+                "preload.toml",
+                "--features",
+                "preload",
+            ])
+            .args(["--crate-type", "cdylib", "--", "-C", "link-arg=-Wl,-z,separate-loadable-segments"])
             .env("CARGO_TARGET_DIR", &target)
             .status()
             .expect("run cargo");
         assert!(status.success(), "building the preload library failed");
-        target.join("release/libptmalloc_rs.so")
+        target.join("preload/libptmalloc_rs.so")
     })
     .clone()
 }
