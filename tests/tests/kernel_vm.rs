@@ -103,6 +103,7 @@ fn vmalloc_maps_scattered_pages_behind_guard_pages_and_gives_them_back() {
     assert!(fields[2].starts_with("kernel::ktest::vmalloc::vmalloc+0x"), "caller: {row}");
     assert_eq!(fields[5], "N0=257");
     assert!(out.log.has(" phys=0x00000000fee00000 ioremap"));
+    assert!(out.log.has("ioremap on RAM at 0x"), "ioremap of a RAM page is refused");
     let freed = out.log.find("test=vmalloc: all freed:").expect("final line");
     assert!(freed.ends_with(", 0 bytes of vmalloc area used"), "{freed}");
 }

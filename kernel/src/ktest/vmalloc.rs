@@ -159,6 +159,9 @@ pub fn vmalloc() -> Result<(), &'static str> {
     if !(0x10..=0x15).contains(&(version & 0xff)) {
         return Err("the local APIC version register reads wrong through ioremap");
     }
+    if vmalloc::ioremap(owned[0].phys_addr(), PAGE_SIZE).is_some() {
+        return Err("ioremap of RAM was not refused");
+    }
 
     // A kernel stack: usable, with an unmapped guard page below it.
     let stack = vmalloc::alloc_kernel_stack("ktest").ok_or("alloc_kernel_stack failed")?;

@@ -15,6 +15,7 @@ use core::fmt::{self, Write};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use mm_core::e820::E820Type;
 use mm_core::gfp::Gfp;
 use mm_core::page::PageMap;
 use mm_core::page::PageOwner;
@@ -28,7 +29,7 @@ use super::sparse::{Vmemmap, pfn_to_page};
 use super::{PAGE_SIZE, numa};
 use crate::ksyms::Sym;
 use crate::sync::SpinLock;
-use crate::{pr_err, pr_info};
+use crate::{pr_err, pr_info, pr_warn};
 
 /// Size of a kernel stack (Linux's `THREAD_SIZE` on x86-64 is 16 KiB).
 pub const KERNEL_STACK_SIZE: u64 = 16 * 1024;
@@ -230,7 +231,20 @@ pub fn vunmap(ptr: NonNull<u8>) {
 pub fn ioremap(phys: u64, size: u64) -> Option<NonNull<u8>> {
     let caller = return_address();
     let first = phys & !(PAGE_SIZE - 1);
-    let pages = (phys + size.max(1)).next_multiple_of(PAGE_SIZE).saturating_sub(first) / PAGE_SIZE;
+    let Some(end) = phys.checked_add(size.max(1)).map(|e| e.next_multiple_of(PAGE_SIZE)) else {
+        pr_err!("ioremap: [{phys:#x} + {size:#x}) wraps around");
+        return None;
+    };
+    // RAM belongs to the page allocator; mapping it uncached behind its back would alias it (Linux
+    // refuses the same way).
+    let on_ram = super::e820::with_table(|t| {
+        t.entries().iter().any(|e| e.typ == E820Type::USABLE && e.addr < end && first < e.end())
+    });
+    if on_ram {
+        pr_warn!("ioremap on RAM at {first:#x} - {:#x}", end - 1);
+        return None;
+    }
+    let pages = (end - first) / PAGE_SIZE;
     let pfns: Vec<u64> = (0..pages).map(|i| first / PAGE_SIZE + i).collect();
     let kind = VmKind::Ioremap { phys: first };
     let start = install(pages * PAGE_SIZE, 0, pfns, kind, kernel_flags(PteFlags::KERNEL_NOCACHE), caller)?;

@@ -89,6 +89,11 @@ pub struct Layout {
     /// ⌈2^32 / size⌉: `offset × reciprocal >> 32` is `offset / size` for every offset inside a slab
     /// (slabs are at most 2^15 bytes, so the rounding error never reaches the next integer).
     pub reciprocal: u64,
+    /// `size × objects`: the bytes the slots cover.
+    pub span: usize,
+    /// log2(size) when the size is a power of two (most kmalloc classes): a shift and a mask then
+    /// replace the multiplications.
+    pub size_shift: Option<u32>,
 }
 
 /// Linux's `calculate_alignment`.
@@ -180,14 +185,19 @@ impl Layout {
             order,
             objects: objects_in(order, size),
             reciprocal: (1u64 << 32).div_ceil(size as u64),
+            span: size * objects_in(order, size),
+            size_shift: size.is_power_of_two().then(|| size.trailing_zeros()),
         })
     }
 
     /// Index of the slot at byte `offset` of a slab, if `offset` is a slot start (no division).
     #[inline]
     pub fn slot_index(&self, offset: usize) -> Option<usize> {
-        if offset >= self.size * self.objects {
+        if offset >= self.span {
             return None;
+        }
+        if let Some(shift) = self.size_shift {
+            return (offset & (self.size - 1) == 0).then_some(offset >> shift);
         }
         let index = ((offset as u64 * self.reciprocal) >> 32) as usize;
         (index * self.size == offset).then_some(index)

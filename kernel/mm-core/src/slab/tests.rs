@@ -156,8 +156,14 @@ fn layouts_follow_linux() {
     assert_eq!(Layout::new(0, 0, SlabFlags::default(), false, 1), Err(CacheError::ZeroSize));
     assert_eq!(Layout::new(40000, 0, SlabFlags::default(), false, 1), Err(CacheError::TooLarge));
     assert_eq!(Layout::new(64, 3, SlabFlags::default(), false, 1), Err(CacheError::BadAlignment));
-    for size in [8usize, 24, 100, 1000, 5000] {
-        let l = Layout::new(size, 0, SlabFlags::DEBUG, false, 1).unwrap();
+    // Every offset, with the multiply path (debug layouts, odd sizes) and the shift path (powers of two).
+    for (size, flags) in [8usize, 24, 100, 1000, 5000, 8, 64, 96, 512, 4096]
+        .into_iter()
+        .enumerate()
+        .map(|(i, size)| (size, if i < 5 { SlabFlags::DEBUG } else { SlabFlags::default() }))
+    {
+        let l = Layout::new(size, 0, flags, false, 1).unwrap();
+        assert_eq!(l.size_shift.is_some(), l.size.is_power_of_two());
         for offset in 0..l.slab_bytes() {
             let expected = (offset % l.size == 0 && offset / l.size < l.objects).then(|| offset / l.size);
             assert_eq!(l.slot_index(offset), expected, "size {size} offset {offset}");
