@@ -5,7 +5,8 @@
 //! finding the cache from the page descriptor (no size passed). Memory is a host arena with raw-pointer
 //! access, as the kernel's direct map. Workloads: alloc+free pairs of one size (16 B … 4 KiB) and a random
 //! mix of sizes with up to 10 000 live objects. Figures: ns per operation (median of 5 runs) and the
-//! peer/ours ratios.
+//! peer/ours ratios. A "loop floor" column runs the pair loop with no allocator behind the two calls, so
+//! the allocators' own cost is the figure minus the floor.
 
 use std::alloc::Layout as StdLayout;
 use std::hint::black_box;
@@ -180,6 +181,21 @@ trait Peer {
     }
 }
 
+/// No allocator at all: the cost of the benchmark loop itself (two calls that cannot be inlined), the
+/// floor under every figure of the table.
+struct FloorPeer(usize);
+
+impl Peer for FloorPeer {
+    #[inline(never)]
+    fn alloc(&mut self, _size: usize) -> usize {
+        black_box(self.0)
+    }
+    #[inline(never)]
+    fn free(&mut self, ptr: usize, _size: usize) {
+        self.0 = black_box(ptr);
+    }
+}
+
 struct TalcPeer(talc::base::Talc<talc::source::Manual, talc::DefaultBinning>);
 
 /// Talc behind a spinlock, as a kernel would use it for its global allocator.
@@ -281,7 +297,7 @@ fn main() {
     println!();
     println!("kmalloc/kfree (host, same process; ns per operation, median of {RUNS} runs)");
     println!(
-        "{:<18} {:>8} {:>13} {:>12} {:>8} {:>15} {:>12} {:>10}",
+        "{:<18} {:>8} {:>13} {:>12} {:>8} {:>15} {:>12} {:>10} {:>11}",
         "workload",
         "kmalloc",
         "talc+spinlock",
@@ -289,25 +305,27 @@ fn main() {
         "lla",
         "spinlock/ours",
         "bare/ours",
-        "lla/ours"
+        "lla/ours",
+        "loop floor"
     );
-    let mut all: [&mut dyn Peer; 4] = [&mut ours, &mut locked, &mut talc, &mut lla];
+    let mut floor = FloorPeer(4096);
+    let mut all: [&mut dyn Peer; 5] = [&mut ours, &mut locked, &mut talc, &mut lla, &mut floor];
     // Warm-up: touch the arenas and fill caches once.
-    for a in all.iter_mut() {
+    for a in all.iter_mut().take(4) {
         a.mixed();
     }
-    let mut rows: Vec<(String, [f64; 4])> = [16usize, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+    let mut rows: Vec<(String, [f64; 5])> = [16usize, 32, 64, 128, 256, 512, 1024, 2048, 4096]
         .iter()
         .map(|&size| {
             let m = interleaved(&mut all, |a| a.pairs(size));
-            (format!("pair {size} B"), [m[0], m[1], m[2], m[3]])
+            (format!("pair {size} B"), [m[0], m[1], m[2], m[3], m[4]])
         })
         .collect();
-    let m = interleaved(&mut all, |a| a.mixed());
-    rows.push(("mixed 8 B-4 KiB".to_string(), [m[0], m[1], m[2], m[3]]));
-    for (name, [o, l, t, a]) in &rows {
+    let m = interleaved(&mut all[..4], |a| a.mixed());
+    rows.push(("mixed 8 B-4 KiB".to_string(), [m[0], m[1], m[2], m[3], f64::NAN]));
+    for (name, [o, l, t, a, f]) in &rows {
         println!(
-            "{name:<18} {o:>8.1} {l:>13.1} {t:>12.1} {a:>8.1} {:>14.2}x {:>11.2}x {:>9.2}x",
+            "{name:<18} {o:>8.1} {l:>13.1} {t:>12.1} {a:>8.1} {:>14.2}x {:>11.2}x {:>9.2}x {f:>11.1}",
             l / o,
             t / o,
             a / o
@@ -321,5 +339,14 @@ fn main() {
         "small sizes (16-128 B), geometric mean: kmalloc is {:.2}x talc+spinlock (goal >= 2x), {:.2}x bare talc",
         geo(1),
         geo(2)
+    );
+    let small = &rows[..4];
+    let mean = |column: usize| small.iter().map(|r| r.1[column]).sum::<f64>() / small.len() as f64;
+    println!(
+        "small sizes, mean ns per pair above the loop floor ({:.1} ns): kmalloc {:.1}, talc+spinlock {:.1}, bare talc {:.1}",
+        mean(4),
+        mean(0) - mean(4),
+        mean(1) - mean(4),
+        mean(2) - mean(4)
     );
 }
