@@ -76,6 +76,12 @@ impl SerialLog {
         self.messages().find(|m| m.contains(needle))
     }
 
+    /// The value in kB of the `/proc/meminfo` line `label` (such as `"MemFree:"`) the kernel printed.
+    pub fn meminfo_kb(&self, label: &str) -> Option<u64> {
+        let line = self.messages().find(|m| m.starts_with(label))?;
+        line[label.len()..].split_whitespace().next()?.parse().ok()
+    }
+
     /// Arrival time of the first kernel message containing `needle`.
     pub fn arrival(&self, needle: &str) -> Option<Duration> {
         self.lines

@@ -169,10 +169,7 @@ fn kaslr_moves_the_regions_every_boot_and_nokaslr_pins_them() {
 fn meminfo_reports_vmalloc_page_tables_and_direct_map() {
     let out = run(&Scenario::test("boot", "256M", "loglevel=8"));
     out.expect_status(EXIT_PASS);
-    let kb = |label: &str| -> u64 {
-        let line = out.log.find(label).unwrap_or_else(|| panic!("{label}"));
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    };
+    let kb = |label: &str| out.log.meminfo_kb(label).unwrap_or_else(|| panic!("{label}"));
     assert_eq!(kb("VmallocTotal:"), 32 << 30, "32 TiB in kB");
     assert_eq!(kb("VmallocUsed:"), 0);
     let direct = out.log.find("direct map: ").expect("direct map line");
@@ -195,10 +192,7 @@ fn highmem_lives_outside_the_direct_map_and_is_reached_through_kmap() {
     assert!(out.log.has("  Normal  empty"));
     assert!(out.log.has("  HighMem [mem 0x000000001fe00000-0x000000003ffdffff]"));
     assert!(out.log.has("Policy zone: HighMem"));
-    let kb = |label: &str| -> u64 {
-        let line = out.log.find(label).unwrap_or_else(|| panic!("{label}"));
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    };
+    let kb = |label: &str| out.log.meminfo_kb(label).unwrap_or_else(|| panic!("{label}"));
     assert_eq!(kb("HighTotal:"), (0x3ffe0000 - 0x1fe00000) / 1024, "every high frame is managed");
     assert_eq!(kb("HighTotal:") + kb("LowTotal:"), kb("MemTotal:"));
     assert!(out.log.has("test=highmem: direct map ends at") && out.log.has("the next byte faults"));

@@ -98,14 +98,12 @@ fn proc_texts_are_printed_in_linux_format_at_loglevel_8() {
     }
     assert!(out.log.has("Page block order: 9"));
     assert!(out.log.has("Number of blocks type     Unmovable      Movable  Reclaimable   HighAtomic "));
-    let total = out.log.find("MemTotal:").expect("meminfo");
-    let free = out.log.find("MemFree:").expect("meminfo");
-    let available = out.log.find("MemAvailable:").expect("meminfo");
-    let kb = |line: &str| line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap();
-    assert!(kb(free) <= kb(total) && kb(available) < kb(free), "{total} / {free} / {available}");
+    let kb = |label: &str| out.log.meminfo_kb(label).unwrap_or_else(|| panic!("meminfo {label}"));
+    let (total, free, available) = (kb("MemTotal:"), kb("MemFree:"), kb("MemAvailable:"));
+    assert!(free <= total && available < free, "{total} / {free} / {available}");
     // MemTotal is the managed memory, i.e. what the Memory: line calls available at boot.
     let summary = out.log.memory_summary().unwrap();
-    assert_eq!(kb(total), summary.available);
+    assert_eq!(total, summary.available);
     assert!(out.log.has("nr_free_pages "));
     assert!(out.log.has("pgfree 0"));
 }
