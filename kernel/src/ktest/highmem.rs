@@ -4,20 +4,12 @@
 
 use mm_core::gfp::Gfp;
 
-use super::MemCheckpoint;
-use crate::arch::x86_64::extable::probe_read_u8;
-use crate::arch::x86_64::traps::pf;
+use super::{MemCheckpoint, translate, unmapped};
 use crate::mm::highmem::{self, FIX_KMAP_BEGIN, fix_to_virt, kmap, kmap_atomic, kunmap};
 use crate::mm::layout::{page_offset, regions};
 use crate::mm::page_alloc::{alloc_pages_raw, free_pages_raw};
-use crate::mm::pgtable::with_kernel_pgtable;
 use crate::mm::{PAGE_SIZE, vmalloc};
 use crate::pr_info;
-
-/// Whether reading `addr` faults on a not-present page.
-fn unmapped(addr: u64) -> bool {
-    matches!(probe_read_u8(addr), Err(fault) if fault.error_code & pf::PROTECTION == 0)
-}
 
 /// Fills a page with a pattern derived from `seed`, through a temporary mapping.
 fn fill(pfn: u64, seed: u8) {
@@ -176,11 +168,8 @@ pub fn highmem() -> Result<(), &'static str> {
     // vmalloc takes high pages: they need no direct-map address.
     let area = vmalloc::vmalloc(64 * 1024).ok_or("vmalloc failed")?;
     let high_pages = (0..16u64)
-        .filter_map(|i| {
-            with_kernel_pgtable(|t, mem| t.translate(mem, area.as_ptr() as u64 + i * PAGE_SIZE).ok())
-                .flatten()
-        })
-        .filter(|t| highmem::is_highmem(t.phys / PAGE_SIZE))
+        .filter_map(|i| translate(area.as_ptr() as u64 + i * PAGE_SIZE))
+        .filter(|&(phys, _)| highmem::is_highmem(phys / PAGE_SIZE))
         .count();
     vmalloc::vfree(area);
     pr_info!("test=highmem: vmalloc(64K) got {high_pages} of its 16 pages from high memory");

@@ -71,6 +71,19 @@ impl MemCheckpoint {
     }
 }
 
+/// The physical address and leaf flags that map `virt` in the kernel page table.
+pub fn translate(virt: u64) -> Option<(u64, mm_core::pgtable::PteFlags)> {
+    crate::mm::pgtable::with_kernel_pgtable(|table, mem| table.translate(mem, virt).ok())
+        .flatten()
+        .map(|t| (t.phys, t.leaf.flags))
+}
+
+/// Whether reading `addr` faults on a not-present page at `addr` itself.
+pub fn unmapped(addr: u64) -> bool {
+    use crate::arch::x86_64::{extable::probe_read_u8, traps::pf};
+    matches!(probe_read_u8(addr), Err(fault) if fault.error_code & pf::PROTECTION == 0 && fault.address == addr)
+}
+
 /// Prints the verdict line the harness looks for.
 pub fn report(name: &str, result: Result<(), &str>) {
     match result {

@@ -8,12 +8,11 @@ use core::ptr::NonNull;
 use mm_core::gfp::Gfp;
 use mm_core::pgtable::PteFlags;
 
-use super::MemCheckpoint;
-use crate::arch::x86_64::extable::probe_read_u8;
-use crate::arch::x86_64::traps::{call_on_stack, pf};
+use super::{MemCheckpoint, translate, unmapped};
+use crate::arch::x86_64::traps::call_on_stack;
 use crate::mm::PAGE_SIZE;
 use crate::mm::page_alloc;
-use crate::mm::pgtable::{kernel_flags, with_kernel_pgtable};
+use crate::mm::pgtable::kernel_flags;
 use crate::mm::vmalloc::{self, KERNEL_STACK_SIZE};
 use crate::{pr_info, printk};
 
@@ -24,18 +23,6 @@ const LAPIC_VERSION: u64 = 0x30;
 
 fn free_pages_now() -> u64 {
     MemCheckpoint::take().free
-}
-
-/// The physical address and leaf flags that map `virt` in the kernel page table.
-fn translate(virt: u64) -> Option<(u64, PteFlags)> {
-    with_kernel_pgtable(|table, mem| table.translate(mem, virt).ok())
-        .flatten()
-        .map(|t| (t.phys, t.leaf.flags))
-}
-
-/// Whether reading `addr` faults on a not-present page.
-fn unmapped(addr: u64) -> bool {
-    matches!(probe_read_u8(addr), Err(fault) if fault.error_code & pf::PROTECTION == 0 && fault.address == addr)
 }
 
 fn vmallocinfo_text() -> heapless::String<4096> {
