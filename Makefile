@@ -10,7 +10,11 @@ SHELL := /bin/bash
 TARGET       := x86_64-unknown-none
 PROFILE      ?= release
 PROFILE_DIR  := $(if $(filter dev,$(PROFILE)),debug,$(PROFILE))
-KERNEL_ELF   := target/$(TARGET)/$(PROFILE_DIR)/kernel
+OUT_DIR      := $(or $(CARGO_TARGET_DIR),target)/$(TARGET)/$(PROFILE_DIR)
+KERNEL_ELF   := $(OUT_DIR)/kernel
+# The userland programs (each a multiboot2 module of the ISO, loaded by name).
+PROGRAMS     := $(sort $(basename $(notdir $(wildcard userland/src/bin/*.rs))))
+PROGRAM_ELFS := $(addprefix $(OUT_DIR)/,$(PROGRAMS))
 BUILD        := build
 ISO          := $(BUILD)/pagoda.iso
 
@@ -75,7 +79,7 @@ deps:
 	    { echo "deps: could not add the Rust target $(TARGET)" >&2; exit 1; }
 
 kernel:
-	cargo build -p kernel --target $(TARGET) --profile $(PROFILE)
+	cargo build -p kernel -p userland --target $(TARGET) --profile $(PROFILE)
 
 # The command line is part of the ISO, so the ISO is rebuilt whenever ARGS or GRUB_TIMEOUT change.
 $(BUILD)/iso-config: FORCE
@@ -86,8 +90,8 @@ $(BUILD)/iso-config: FORCE
 iso: kernel
 	@$(MAKE) --no-print-directory $(ISO)
 
-$(ISO): $(KERNEL_ELF) $(BUILD)/iso-config grub/grub.cfg.in grub/mkiso.sh
-	grub/mkiso.sh $(KERNEL_ELF) $@ "$(ARGS)" $(GRUB_TIMEOUT)
+$(ISO): $(KERNEL_ELF) $(PROGRAM_ELFS) $(BUILD)/iso-config grub/grub.cfg.in grub/mkiso.sh
+	grub/mkiso.sh $(KERNEL_ELF) $@ "$(ARGS)" $(GRUB_TIMEOUT) $(PROGRAM_ELFS)
 	@echo "ISO: $@ (kernel command line: \"$(ARGS)\")"
 
 $(BUILD)/OVMF_VARS.fd: FORCE

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Builds a bootable hybrid ISO (SeaBIOS and UEFI) around a kernel ELF.
-#   grub/mkiso.sh KERNEL_ELF OUTPUT_ISO [KERNEL_ARGS] [GRUB_TIMEOUT]
+#   grub/mkiso.sh KERNEL_ELF OUTPUT_ISO [KERNEL_ARGS] [GRUB_TIMEOUT] [PROGRAM_ELF...]
+# Each PROGRAM_ELF becomes a multiboot2 module /boot/bin/NAME with the command line NAME, which is how
+# the kernel finds programs to run (init=NAME, spawn).
 # The kernel is stripped for the ISO (GRUB reads unstripped ones slowly); its text symbols go into the
 # `ksyms` module so that backtraces name functions.
 set -eu
@@ -8,6 +10,7 @@ kernel=$1
 out=$2
 args=${3:-}
 timeout=${4:-0}
+if [ $# -ge 4 ]; then shift 4; else shift $#; fi
 here=$(cd "$(dirname "$0")" && pwd)
 stage=$(mktemp -d "${TMPDIR:-/tmp}/pagoda-iso.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
@@ -15,9 +18,17 @@ mkdir -p "$stage/boot/grub"
 strip --strip-all -o "$stage/boot/kernel" "$kernel"
 # Text symbols with sizes, demangled, sorted by address (see kernel/lib/ksyms).
 nm -n -S -C --defined-only "$kernel" | grep ' [tTwW] ' > "$stage/boot/kernel.sym" || true
+mkdir -p "$stage/boot/bin"
+modules=""
+for program in "$@"; do
+    name=$(basename "$program")
+    strip --strip-all -o "$stage/boot/bin/$name" "$program"
+    modules="$modules    module2 /boot/bin/$name $name\n"
+done
 # Escape characters that are special to sed's replacement text.
 esc_args=$(printf '%s' "$args" | sed -e 's/[\\&|]/\\&/g')
-sed -e "s|@ARGS@|$esc_args|g" -e "s|@TIMEOUT@|$timeout|g" "$here/grub.cfg.in" > "$stage/boot/grub/grub.cfg"
+sed -e "s|@ARGS@|$esc_args|g" -e "s|@TIMEOUT@|$timeout|g" -e "s|^ *@MODULES@\$|$modules|" \
+    "$here/grub.cfg.in" > "$stage/boot/grub/grub.cfg"
 mkdir -p "$(dirname "$out")"
 grub-mkrescue -o "$out.$$.tmp" "$stage" >/dev/null 2>&1 || {
     echo "mkiso: grub-mkrescue failed; run 'make deps' (needs grub-pc-bin, grub-efi-amd64-bin, xorriso, mtools)" >&2

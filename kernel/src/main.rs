@@ -15,13 +15,17 @@ extern crate alloc;
 
 mod arch;
 mod boot;
+mod ipc;
 mod ksyms;
 mod ktest;
 mod mm;
 mod panic;
 mod printk;
 mod random;
+mod sched;
 mod sync;
+mod syscall;
+mod task;
 
 use arch::x86_64::{self as cpu_arch, cpu::CpuFeatures, tsc};
 
@@ -147,14 +151,28 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
     if let Some(test) = params.test {
         ktest::run(test);
     }
-    match params.init {
-        Some(init) => {
-            pr_notice!("Kernel has no init yet: cannot start {init} (userland arrives in a later issue).")
-        }
-        None => pr_notice!(
-            "Kernel has no init yet: boot reached its current end (userland arrives in a later issue)."
-        ),
-    }
-    pr_notice!("System halted.");
-    cpu_arch::cpu::halt_forever()
+    start_userland(boot, &params, smap)
+}
+
+/// Sets up system calls and per-task address spaces, then starts init (DESIGN §4 step 12).
+fn start_userland(boot: &'static boot::BootInfo, params: &BootParams<'_>, smap: bool) -> ! {
+    cpu_arch::percpu::init();
+    cpu_arch::syscall::init();
+    mm::uaccess::set_smap(smap);
+    let tables = mm::aspace::preallocate_kernel_pml4();
+    pr_info!(
+        "mm: {tables} kernel PML4 tables preallocated; the kernel half is shared by every address space"
+    );
+    let programs = task::modules::init(boot);
+    pr_info!("exec: {programs} boot modules available as programs");
+    let Some(init) = params.init else {
+        pr_notice!("No init= given: nothing to run. System halted.");
+        cpu_arch::cpu::halt_forever()
+    };
+    // `init="prog a b"` or `init=prog -- a b`.
+    let mut words = init.split_whitespace();
+    let name = words.next().unwrap_or(init);
+    let args: alloc::vec::Vec<&[u8]> =
+        words.chain(params.init_args.split_whitespace()).map(str::as_bytes).collect();
+    task::spawn::start(name, &args)
 }

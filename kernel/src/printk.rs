@@ -73,6 +73,19 @@ fn emit(args: fmt::Arguments<'_>) {
     }
 }
 
+/// Writes user output (a task's stdout/stderr) to the console as it is, without a log prefix.
+pub fn console_write(bytes: &[u8]) {
+    let mut console = CONSOLE.lock();
+    if let Some(port) = console.as_mut() {
+        for &b in bytes {
+            if b == b'\n' {
+                port.write_byte(b'\r');
+            }
+            port.write_byte(b);
+        }
+    }
+}
+
 /// Frees the console lock for the last words of a dying kernel, whatever context held it.
 pub fn emergency_unlock() {
     // SAFETY: called only on the way to stopping the kernel (panic, fatal exception): the holder of the

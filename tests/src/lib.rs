@@ -26,6 +26,18 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ lives in the repository").to_path_buf()
 }
 
+/// The userland programs the ISO carries as modules (built by `make kernel` next to the kernel).
+pub fn program_elfs() -> Vec<PathBuf> {
+    let kernel = kernel_elf();
+    let dir = kernel.parent().expect("the kernel ELF is in a directory");
+    let mut names: Vec<String> = std::fs::read_dir(repo_root().join("userland/src/bin"))
+        .expect("userland/src/bin")
+        .filter_map(|e| e.ok()?.path().file_stem()?.to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names.into_iter().map(|n| dir.join(n)).collect()
+}
+
 /// Builds the kernel (release profile) once per test process and returns the ELF's path.
 pub fn kernel_elf() -> &'static Path {
     static ELF: OnceLock<PathBuf> = OnceLock::new();
@@ -140,6 +152,7 @@ fn build_iso(args: &str) -> PathBuf {
         .arg(&iso)
         .arg(args)
         .arg("0")
+        .args(program_elfs())
         .status()
         .expect("run grub/mkiso.sh");
     assert!(status.success(), "grub/mkiso.sh failed for {args:?}");

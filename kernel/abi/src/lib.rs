@@ -1,3 +1,258 @@
 //! The kernel ABI shared by the kernel, libc-rs and the servers: syscall numbers, IPC layouts, error codes.
+//!
+//! Calling convention (DESIGN §7): `syscall` with the number in RAX and arguments in RDI, RSI, RDX, R10,
+//! R8, R9, as on Linux x86-64; RCX and R11 are clobbered by the instruction; the result comes back in RAX,
+//! a negative errno on failure. The POSIX subset uses Linux's numbers so static musl programs run; native
+//! microkernel calls start at [`nr::NATIVE_BASE`]. The IPC calls also return message words in RSI, RDX, R10
+//! and R8 (see [`ipc`]).
 #![no_std]
 #![forbid(unsafe_code)]
+
+/// Syscall numbers.
+pub mod nr {
+    // Linux x86-64 numbers (arch/x86/entry/syscalls/syscall_64.tbl).
+    pub const READ: u64 = 0;
+    pub const WRITE: u64 = 1;
+    pub const MMAP: u64 = 9;
+    pub const MPROTECT: u64 = 10;
+    pub const MUNMAP: u64 = 11;
+    pub const BRK: u64 = 12;
+    pub const SCHED_YIELD: u64 = 24;
+    pub const MREMAP: u64 = 25;
+    pub const NANOSLEEP: u64 = 35;
+    pub const GETPID: u64 = 39;
+    pub const EXIT: u64 = 60;
+    pub const WAIT4: u64 = 61;
+    pub const KILL: u64 = 62;
+    pub const GETPPID: u64 = 110;
+    pub const ARCH_PRCTL: u64 = 158;
+    pub const GETTID: u64 = 186;
+    pub const CLOCK_GETTIME: u64 = 228;
+    pub const EXIT_GROUP: u64 = 231;
+
+    /// First native number.
+    pub const NATIVE_BASE: u64 = 0x1000;
+    /// `spawn(name_ptr, name_len, args_ptr, args_len, attr_ptr) -> pid`. `args` is the argument strings
+    /// after argv[0], each terminated by NUL (argv[0] is the module name); `attr` points to a
+    /// [`super::SpawnAttr`] or is 0 for defaults (caller's priority, no capabilities, no handles).
+    pub const SPAWN: u64 = 0x1000;
+    /// `set_priority(pid, priority) -> 0`; pid 0 is the caller. Raising a task above the caller's own
+    /// priority, or changing a task that is not the caller or its child, needs [`super::cap::SCHED`].
+    pub const SET_PRIORITY: u64 = 0x1001;
+    /// `task_info(pid, buf, len) -> bytes written`: a [`super::TaskInfo`] for pid (0 = caller).
+    pub const TASK_INFO: u64 = 0x1002;
+    /// `kernel_info(what, buf, len) -> bytes written`: `what` is one of [`super::kinfo`].
+    pub const KERNEL_INFO: u64 = 0x1003;
+
+    /// `endpoint_create() -> handle`.
+    pub const ENDPOINT_CREATE: u64 = 0x1010;
+    /// `ipc_send(handle, w0, w1, w2, w3, bulk) -> 0`: blocks until a receiver takes the message.
+    pub const IPC_SEND: u64 = 0x1011;
+    /// `ipc_recv(handle, _, _, _, _, bulk) -> badge` with the message words in RSI, RDX, R10, R8.
+    pub const IPC_RECV: u64 = 0x1012;
+    /// `ipc_call(handle, w0, w1, w2, w3, bulk) -> reply status` with the reply words in RSI, RDX, R10, R8.
+    pub const IPC_CALL: u64 = 0x1013;
+    /// `ipc_reply(status, w0, w1, w2, w3, bulk) -> 0`: answers the caller this task last received from.
+    pub const IPC_REPLY: u64 = 0x1014;
+    /// `ipc_reply_recv(handle, w0, w1, w2, w3, bulk) -> badge`: reply (status 0) to the last caller, then
+    /// receive on `handle` (a server's loop in one call). The bulk descriptor serves both directions.
+    pub const IPC_REPLY_RECV: u64 = 0x1015;
+    /// `notify_create() -> handle`.
+    pub const NOTIFY_CREATE: u64 = 0x1018;
+    /// `notify_signal(handle, bits) -> 0`: ORs bits into the notification word, wakes a waiter.
+    pub const NOTIFY_SIGNAL: u64 = 0x1019;
+    /// `notify_wait(handle) -> bits`: blocks until the word is non-zero, returns and clears it.
+    pub const NOTIFY_WAIT: u64 = 0x101a;
+    /// `notify_poll(handle) -> bits`: like wait, without blocking (0 when nothing is pending).
+    pub const NOTIFY_POLL: u64 = 0x101b;
+    /// `handle_close(handle) -> 0`.
+    pub const HANDLE_CLOSE: u64 = 0x101c;
+
+    /// `vm_map(pid, addr, len, prot, flags) -> addr`: creates an anonymous demand-zero range in pid's
+    /// address space (0 = caller). Needs [`super::cap::VM`]; another task's space also needs
+    /// [`super::cap::VM_OTHER`]. `flags` are [`super::vm`] bits.
+    pub const VM_MAP: u64 = 0x1020;
+    /// `vm_unmap(pid, addr, len) -> 0`.
+    pub const VM_UNMAP: u64 = 0x1021;
+    /// `vm_protect(pid, addr, len, prot) -> 0`.
+    pub const VM_PROTECT: u64 = 0x1022;
+}
+
+/// Negative errno values come back in RAX; these are the Linux numbers.
+pub mod errno {
+    pub const EPERM: i64 = 1;
+    pub const ENOENT: i64 = 2;
+    pub const ESRCH: i64 = 3;
+    pub const EINTR: i64 = 4;
+    pub const E2BIG: i64 = 7;
+    pub const ENOEXEC: i64 = 8;
+    pub const EBADF: i64 = 9;
+    pub const ECHILD: i64 = 10;
+    pub const EAGAIN: i64 = 11;
+    pub const ENOMEM: i64 = 12;
+    pub const EFAULT: i64 = 14;
+    pub const EBUSY: i64 = 16;
+    pub const EEXIST: i64 = 17;
+    pub const EINVAL: i64 = 22;
+    pub const EPIPE: i64 = 32;
+    pub const EMFILE: i64 = 24;
+    pub const ENOSYS: i64 = 38;
+    pub const EMSGSIZE: i64 = 90;
+}
+
+/// Signal numbers (Linux). A task has no handlers: every signal but 0 ends it.
+pub mod signal {
+    pub const SIGILL: u64 = 4;
+    pub const SIGTRAP: u64 = 5;
+    pub const SIGBUS: u64 = 7;
+    pub const SIGFPE: u64 = 8;
+    pub const SIGKILL: u64 = 9;
+    pub const SIGSEGV: u64 = 11;
+    pub const SIGTERM: u64 = 15;
+}
+
+/// Capability bits a task holds (`SpawnAttr::caps`); a child gets at most its parent's.
+pub mod cap {
+    /// Create, change and remove ranges in its own address space (the memory server's and tests' right).
+    pub const VM: u32 = 1 << 0;
+    /// Do so in another task's address space.
+    pub const VM_OTHER: u32 = 1 << 1;
+    /// Kill any task (without it: only itself and its descendants).
+    pub const KILL: u32 = 1 << 2;
+    /// Program memory groups (limitd).
+    pub const GROUP: u32 = 1 << 3;
+    /// Set any task's priority, and above its own.
+    pub const SCHED: u32 = 1 << 4;
+    /// Every capability (the first task gets these).
+    pub const ALL: u32 = VM | VM_OTHER | KILL | GROUP | SCHED;
+}
+
+/// Protection bits for `vm_map`/`vm_protect` (Linux's PROT_*).
+pub mod prot {
+    pub const READ: u64 = 1;
+    pub const WRITE: u64 = 2;
+    pub const EXEC: u64 = 4;
+}
+
+/// Flags for `vm_map`.
+pub mod vm {
+    /// Place the range exactly at `addr` (it must be free).
+    pub const FIXED: u64 = 1 << 0;
+    /// Back the range now instead of on first touch.
+    pub const POPULATE: u64 = 1 << 1;
+    /// Shared (children do not get a copy-on-write copy).
+    pub const SHARED: u64 = 1 << 2;
+}
+
+/// `kernel_info` selectors.
+pub mod kinfo {
+    /// A [`super::MemInfo`].
+    pub const MEMINFO: u64 = 0;
+    /// The TSC frequency in kHz as a `u64`.
+    pub const TSC_KHZ: u64 = 1;
+}
+
+/// Scheduler priorities: 0 is the idle task, [`PRIORITY_MAX`] the most urgent.
+pub const PRIORITY_LEVELS: u32 = 64;
+pub const PRIORITY_MAX: u32 = PRIORITY_LEVELS - 1;
+/// Priority of a task started without one.
+pub const PRIORITY_DEFAULT: u32 = 16;
+
+/// Maximum bytes a bulk IPC transfer carries.
+pub const IPC_BULK_MAX: u64 = 4096;
+/// Maximum bytes of a spawn's argument strings.
+pub const SPAWN_ARGS_MAX: u64 = 4096;
+/// Handles a spawn can pass.
+pub const SPAWN_HANDLES_MAX: usize = 4;
+
+/// Spawn attributes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpawnAttr {
+    /// 0 means the caller's priority.
+    pub priority: u32,
+    /// Capability bits for the child (must be a subset of the caller's).
+    pub caps: u32,
+    /// How many of `handles` are passed; the child sees them as handles 1, 2, … in this order.
+    pub nr_handles: u32,
+    pub handles: [u32; SPAWN_HANDLES_MAX],
+}
+
+/// The bulk part of an IPC message: what to send, and where to receive.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IpcBulk {
+    pub send_ptr: u64,
+    pub send_len: u64,
+    pub recv_ptr: u64,
+    pub recv_cap: u64,
+    /// Written by the kernel: bytes received into `recv_ptr`.
+    pub recv_len: u64,
+}
+
+/// `kernel_info(MEMINFO)`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemInfo {
+    pub total_pages: u64,
+    pub free_pages: u64,
+    pub nr_tasks: u64,
+    /// Pages held by slab caches (after shrinking their empty slabs).
+    pub slab_pages: u64,
+}
+
+/// `task_info`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskInfo {
+    pub pid: u64,
+    pub parent: u64,
+    pub priority: u64,
+    /// Resident user pages.
+    pub rss_pages: u64,
+    /// Page-table pages of the user half.
+    pub pgtable_pages: u64,
+    /// Kernel stack pages (guard excluded).
+    pub kernel_stack_pages: u64,
+    pub minor_faults: u64,
+    pub name: [u8; 16],
+}
+
+/// Wait status encoding (Linux): exited with code c → `c << 8`; killed by signal s → `s`.
+pub mod wait {
+    pub const fn exited(code: u8) -> i32 {
+        (code as i32) << 8
+    }
+    pub const fn signaled(signal: u8) -> i32 {
+        signal as i32 & 0x7f
+    }
+    pub const fn if_exited(status: i32) -> bool {
+        status & 0x7f == 0
+    }
+    pub const fn exit_status(status: i32) -> u8 {
+        ((status >> 8) & 0xff) as u8
+    }
+    pub const fn term_sig(status: i32) -> u8 {
+        (status & 0x7f) as u8
+    }
+    /// `wait4` option: return 0 instead of blocking when no child has ended.
+    pub const WNOHANG: u64 = 1;
+}
+
+/// `arch_prctl` codes.
+pub mod arch_prctl {
+    pub const SET_FS: u64 = 0x1002;
+    pub const GET_FS: u64 = 0x1003;
+}
+
+/// The user half of the address space (DESIGN §5).
+pub mod layout {
+    /// Nothing is ever mapped below this (the null trap).
+    pub const USER_MIN: u64 = 0x10000;
+    /// One past the highest user address (the last page below the canonical hole stays unmapped).
+    pub const USER_END: u64 = 0x7fff_ffff_f000;
+    /// Top of the initial user stack.
+    pub const STACK_TOP: u64 = 0x7fff_ffff_e000;
+    /// The initial stack's size; a guard gap of the same size lies below it.
+    pub const STACK_BYTES: u64 = 128 * 1024;
+}

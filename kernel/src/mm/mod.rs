@@ -4,8 +4,10 @@
 //! The pure algorithms live in the `mm-core` crate (host-tested); these modules feed them from the boot
 //! information, log what they do in Linux's words, and own the global instances.
 
+pub mod aspace;
 pub mod e820;
 pub mod early;
+pub mod fault;
 pub mod highmem;
 pub mod kmalloc;
 pub mod layout;
@@ -18,6 +20,7 @@ pub mod pgtable;
 pub mod poison;
 pub mod slab;
 pub mod sparse;
+pub mod uaccess;
 pub mod vmalloc;
 pub mod vmstat;
 

@@ -29,6 +29,13 @@ pub static PGFREE: AtomicU64 = AtomicU64::new(0);
 /// "Bad page state" reports since boot.
 pub static BAD_PAGES: AtomicU64 = AtomicU64::new(0);
 
+/// `(managed, free)` pages of every zone, read without locks (after draining the per-CPU lists the
+/// free count is exact).
+pub fn nr_pages() -> (u64, u64) {
+    super::mmzone::all_zones()
+        .fold((0, 0), |(total, free), (_, zone)| (total + zone.managed(), free + zone_free_pages(zone)))
+}
+
 /// Pages in the buddy free lists of `zone`, kept next to the lock for lock-free watermark checks
 /// (Linux's `NR_FREE_PAGES`).
 fn zone_free_pages(zone: &Zone) -> u64 {

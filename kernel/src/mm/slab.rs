@@ -292,6 +292,19 @@ pub fn slab_object_size(addr: usize) -> Option<usize> {
     cache_by_index(cache_index).map(|c| c.info.layout.object_size)
 }
 
+/// `(start, usable bytes)` of the slab object containing `addr`, for the hardened user-copy check (Linux's
+/// `__check_heap_object`): a copy must stay inside one object.
+pub fn slab_object_bounds(addr: usize) -> Option<(usize, usize)> {
+    let (cache_index, slab_ref) = slab::find_slab(&KernelBackend, &Vmemmap, addr).ok()?;
+    let layout = &cache_by_index(cache_index)?.info.layout;
+    let offset = addr - slab_ref.base;
+    if offset >= layout.span {
+        return None;
+    }
+    let start = offset - offset % layout.size;
+    Some((slab_ref.base + start, layout.object_size))
+}
+
 /// Parses `slub_debug[=FZP][,cache...]`: F consistency checks, Z red zones, P poison (U, T and A are
 /// accepted and ignored, as they need object tracking this kernel does not have).
 pub fn set_debug(option: &str) {

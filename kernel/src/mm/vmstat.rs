@@ -99,7 +99,8 @@ impl Snapshot {
             slab_unreclaimable: slab,
             high,
             kernel_stack_bytes: super::vmalloc::kernel_stack_bytes(),
-            page_tables: super::pgtable::KERNEL_PGTABLE_PAGES.load(Ordering::Relaxed),
+            page_tables: super::pgtable::KERNEL_PGTABLE_PAGES.load(Ordering::Relaxed)
+                + super::aspace::USER_PGTABLE_PAGES.load(Ordering::Relaxed),
             vmalloc_total,
             vmalloc_used,
             direct_map: core::array::from_fn(|i| super::pgtable::DIRECT_MAP_PAGES[i].load(Ordering::Relaxed)),

@@ -18,6 +18,8 @@ use x86::segmentation::{
 pub const KERNEL_CS: SegmentSelector = SegmentSelector::new(1, Ring::Ring0);
 pub const KERNEL_DS: SegmentSelector = SegmentSelector::new(2, Ring::Ring0);
 pub const TSS_SELECTOR: SegmentSelector = SegmentSelector::new(5, Ring::Ring0);
+pub const USER_DS: SegmentSelector = SegmentSelector::new(3, Ring::Ring3);
+pub const USER_CS: SegmentSelector = SegmentSelector::new(4, Ring::Ring3);
 
 /// IST slot numbers (1-based, as IDT gates name them).
 pub const IST_DOUBLE_FAULT: u8 = 1;
@@ -139,4 +141,12 @@ pub fn init() {
         x86::segmentation::load_gs(SegmentSelector::from_raw(0));
         x86::task::load_tr(TSS_SELECTOR);
     }
+}
+
+/// Sets the stack the CPU switches to on an interrupt or exception from user mode (TSS.RSP0): the top of
+/// the running task's kernel stack.
+pub fn set_kernel_stack(top: u64) {
+    // SAFETY: one CPU; the TSS is only read by the CPU when it delivers an interrupt from ring 3, which
+    // cannot happen while the kernel runs with interrupts disabled here (callers hold the scheduler lock).
+    unsafe { (*TABLES.tss.get()).set_rsp(Ring::Ring0, top) };
 }

@@ -7,6 +7,10 @@
 //! `trap_dispatch`. All gates are interrupt gates (IF cleared on entry), DPL 0; the double fault, NMI and
 //! machine check run on their own IST stacks.
 //!
+//! GS discipline: in the kernel, GS.base points to the per-CPU area ([`super::percpu`]); in user mode it
+//! holds the user's value. `trap_common` executes SWAPGS when the frame says the trap came from ring 3,
+//! and `trap_return` (shared with the syscall path) does so again before IRETQ back to ring 3.
+//!
 //! [`TrapFrame`]: super::traps::TrapFrame
 
 use core::arch::global_asm;
@@ -37,6 +41,11 @@ trap_stubs:
     .endr
 
 trap_common:
+    # From user mode (CS.RPL = 3 in the frame the CPU pushed): switch GS to the per-CPU area.
+    testb $3, 24(%rsp)
+    jz 1f
+    swapgs
+1:
     push %rax
     push %rbx
     push %rcx
@@ -55,6 +64,8 @@ trap_common:
     mov %rsp, %rdi
     cld
     call trap_dispatch
+    .global trap_return
+trap_return:
     pop %r15
     pop %r14
     pop %r13
@@ -71,6 +82,11 @@ trap_common:
     pop %rbx
     pop %rax
     add $16, %rsp
+    # Back to user mode: give user GS back.
+    testb $3, 8(%rsp)
+    jz 2f
+    swapgs
+2:
     iretq
 "#,
     options(att_syntax)

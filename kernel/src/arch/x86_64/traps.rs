@@ -103,6 +103,24 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         VECTOR_NMI => {
             pr_warn!("Uhhuh. NMI received for unknown reason on CPU 0, continuing.");
         }
+        0..=31 if frame.is_from_user() => user_exception(frame),
+        VECTOR_PAGE_FAULT if cr2() < abi::layout::USER_END => {
+            // A kernel access to a user address: legitimate only inside the user-copy routines (which
+            // have exception-table entries). Resolve demand-zero/COW and retry; else fix up (-EFAULT).
+            let address = cr2();
+            let Some(fixup) = super::extable::search(frame.rip) else {
+                pr_emerg!(
+                    "BUG: kernel access to user address {address:#x} outside the user-copy routines (SMAP or a stray pointer)"
+                );
+                die(frame)
+            };
+            let write = frame.error_code & pf::WRITE != 0;
+            if crate::mm::fault::handle_user_fault(address, write, false).is_ok() {
+                return;
+            }
+            super::extable::record(frame.vector, address, frame.error_code);
+            frame.rip = fixup;
+        }
         VECTOR_PAGE_FAULT | VECTOR_GENERAL_PROTECTION if !frame.is_from_user() => {
             if let Some(fixup) = super::extable::search(frame.rip) {
                 let address = if frame.vector == VECTOR_PAGE_FAULT { cr2() } else { 0 };
@@ -116,6 +134,35 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         vector => {
             pr_warn!("unexpected interrupt on vector {vector:#x} at {}, ignored", Sym(frame.rip));
         }
+    }
+}
+
+/// An exception in user mode: a page fault the address space resolves, or a fatal signal for the task
+/// with Linux's report line (`segfault at …`, `traps: … general protection fault …`).
+fn user_exception(frame: &mut TrapFrame) {
+    use crate::task::exit::force_fatal_signal;
+    use abi::signal::{SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP};
+    match frame.vector {
+        VECTOR_PAGE_FAULT => {
+            let address = cr2();
+            let write = frame.error_code & pf::WRITE != 0;
+            let exec = frame.error_code & pf::INSTRUCTION != 0;
+            match crate::mm::fault::handle_user_fault(address, write, exec) {
+                Ok(()) => {}
+                Err(crate::mm::aspace::FaultError::OutOfMemory) => {
+                    pr_warn!("Out of memory: cannot back a page fault at {address:#x}; killing the task");
+                    force_fatal_signal(frame, abi::signal::SIGKILL, "out of memory", Some(address))
+                }
+                Err(_) => force_fatal_signal(frame, SIGSEGV, "segfault", Some(address)),
+            }
+        }
+        0 => force_fatal_signal(frame, SIGFPE, "trap divide error", None),
+        3 => force_fatal_signal(frame, SIGTRAP, "int3", None),
+        6 => force_fatal_signal(frame, SIGILL, "trap invalid opcode", None),
+        16 | 19 => force_fatal_signal(frame, SIGFPE, "floating-point exception", None),
+        17 => force_fatal_signal(frame, SIGBUS, "alignment check", None),
+        VECTOR_GENERAL_PROTECTION => force_fatal_signal(frame, SIGSEGV, "general protection fault", None),
+        _ => force_fatal_signal(frame, SIGSEGV, exception_name(frame.vector), None),
     }
 }
 

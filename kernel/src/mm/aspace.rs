@@ -1,0 +1,537 @@
+//! Per-task address spaces (Linux's `mm_struct`): a PML4 whose kernel half is shared, the ranges memd (or
+//! the loader) created, and the fault handling inside them — demand-zero and copy-on-write — with no IPC.
+//!
+//! The kernel keeps mechanism only: a range is `[start, end)` with protections and a kind (anonymous
+//! demand-zero, or a program image whose pages are the module's own frames, mapped read-only and copied
+//! on the first write). VMA policy — placement, brk, merging, `/proc/PID/maps` — belongs to memd (DESIGN
+//! §6). Every page an address space uses is counted: resident anonymous pages, resident image pages and
+//! its page-table pages; [`AddressSpace::destroy`] gives every owned page and table back.
+//!
+//! The kernel half (PML4 entries 256–511) is copied from the kernel's root when the space is created;
+//! `preallocate_kernel_pml4` makes sure no kernel PML4 entry appears later, so the copies never go stale
+//! (Linux's `preallocate_vmalloc_pages`).
+//!
+//! Lock order: the scheduler lock is never held while an address space's lock is taken by a fault.
+
+use alloc::collections::BTreeMap;
+use core::ops::ControlFlow;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use abi::{layout, prot};
+use mm_core::gfp::Gfp;
+use mm_core::page::{PageMap, PageOwner};
+use mm_core::pgtable::{EmptyTables, PageSize, PageTable, PgtableError, PhysMemory, PteFlags, TlbFlush};
+
+use super::layout::page_offset;
+use super::sparse::Vmemmap;
+use super::{PAGE_SIZE, highmem, page_alloc, pgtable};
+
+/// Page-table pages of all user halves (meminfo's `PageTables` adds them to the kernel's).
+pub static USER_PGTABLE_PAGES: AtomicU64 = AtomicU64::new(0);
+/// Anonymous user pages in use (meminfo's `AnonPages`).
+pub static ANON_PAGES: AtomicU64 = AtomicU64::new(0);
+
+/// What backs a range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeKind {
+    /// Zero-filled on first touch.
+    Anonymous,
+    /// A program image: pages present at load time map the module's frames (copy-on-write when the
+    /// range is writable); the rest (bss) is demand-zero.
+    Image,
+    /// The initial stack: anonymous, reported as `[stack]`.
+    Stack,
+}
+
+/// One range of the address space, `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub start: u64,
+    pub end: u64,
+    /// `abi::prot` bits.
+    pub prot: u64,
+    pub shared: bool,
+    pub kind: RangeKind,
+}
+
+/// Why a user access faulted for good (the `si_code` of the SIGSEGV).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultError {
+    /// No range at the address (SEGV_MAPERR).
+    NotMapped,
+    /// A range, but the access is not allowed (SEGV_ACCERR).
+    Protection,
+    /// No memory to back the page.
+    OutOfMemory,
+}
+
+/// Errors of range operations, as errno values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmError {
+    Invalid,
+    Exists,
+    NoMemory,
+}
+
+impl VmError {
+    pub fn errno(self) -> i64 {
+        match self {
+            VmError::Invalid => abi::errno::EINVAL,
+            VmError::Exists => abi::errno::EEXIST,
+            VmError::NoMemory => abi::errno::ENOMEM,
+        }
+    }
+}
+
+/// Table pages of a user half, from the buddy allocator, counted per space.
+struct UserPtMem<'a> {
+    nr_tables: &'a mut u64,
+}
+
+impl PhysMemory for UserPtMem<'_> {
+    fn read_entry(&self, table: u64, index: usize) -> u64 {
+        // SAFETY: table pages are low-memory RAM in the direct map (allocated below without
+        // __GFP_HIGHMEM); entries are aligned u64s.
+        unsafe { ((page_offset() + table) as *const u64).add(index).read_volatile() }
+    }
+
+    fn write_entry(&mut self, table: u64, index: usize, value: u64) {
+        // SAFETY: as `read_entry`; the caller holds the address space's lock.
+        unsafe { ((page_offset() + table) as *mut u64).add(index).write_volatile(value) }
+    }
+
+    fn alloc_table(&mut self) -> Option<u64> {
+        let pfn = page_alloc::alloc_pages_raw(Gfp::GFP_KERNEL | Gfp::__GFP_ZERO, 0)?;
+        Vmemmap.page_mut(pfn).owner = PageOwner::PageTable as u8;
+        *self.nr_tables += 1;
+        USER_PGTABLE_PAGES.fetch_add(1, Ordering::Relaxed);
+        Some(pfn * PAGE_SIZE)
+    }
+
+    fn free_table(&mut self, table: u64) {
+        Vmemmap.page_mut(table / PAGE_SIZE).owner = PageOwner::KernelAlloc as u8;
+        page_alloc::free_pages_raw(table / PAGE_SIZE, 0);
+        *self.nr_tables -= 1;
+        USER_PGTABLE_PAGES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A task's address space.
+pub struct AddressSpace {
+    pgtable: Option<PageTable>,
+    ranges: BTreeMap<u64, Range>,
+    /// Table pages, the PML4 included.
+    nr_tables: u64,
+    pub rss_anon: u64,
+    pub rss_image: u64,
+    pub minor_faults: u64,
+    /// Highest `rss_anon + rss_image` seen (VmHWM).
+    pub rss_peak: u64,
+}
+
+/// PTE flags for `abi::prot` bits on a user page (never W+X: the range checks forbid it).
+fn pte_flags(prot_bits: u64, writable: bool) -> PteFlags {
+    let mut flags = PteFlags::PRESENT | PteFlags::USER;
+    if writable {
+        flags |= PteFlags::WRITABLE;
+    }
+    if prot_bits & prot::EXEC == 0 {
+        flags |= PteFlags::NO_EXECUTE;
+    }
+    pgtable::kernel_flags(flags)
+}
+
+impl AddressSpace {
+    /// A new, empty space sharing the kernel half of the current kernel page table.
+    pub fn new() -> Option<Self> {
+        let mut nr_tables = 0;
+        let mut mem = UserPtMem { nr_tables: &mut nr_tables };
+        let pgtable = PageTable::new(&mut mem).ok()?;
+        let root = pgtable.root();
+        let kernel_root = pgtable::with_kernel_pgtable(|table, _| table.root())?;
+        for index in 256..512 {
+            let entry = mem.read_entry(kernel_root, index);
+            mem.write_entry(root, index, entry);
+        }
+        Some(AddressSpace {
+            pgtable: Some(pgtable),
+            ranges: BTreeMap::new(),
+            nr_tables,
+            rss_anon: 0,
+            rss_image: 0,
+            minor_faults: 0,
+            rss_peak: 0,
+        })
+    }
+
+    /// The value for CR3.
+    pub fn root(&self) -> u64 {
+        self.table().root()
+    }
+
+    pub fn nr_tables(&self) -> u64 {
+        self.nr_tables
+    }
+
+    pub fn rss(&self) -> u64 {
+        self.rss_anon + self.rss_image
+    }
+
+    fn table(&self) -> &PageTable {
+        self.pgtable.as_ref().expect("address space used after destroy")
+    }
+
+    fn split(&mut self) -> (&mut PageTable, UserPtMem<'_>) {
+        let table = self.pgtable.as_mut().expect("address space used after destroy");
+        (table, UserPtMem { nr_tables: &mut self.nr_tables })
+    }
+
+    fn note_rss(&mut self) {
+        self.rss_peak = self.rss_peak.max(self.rss());
+    }
+
+    /// The range containing `addr`.
+    pub fn find(&self, addr: u64) -> Option<&Range> {
+        self.ranges.range(..=addr).next_back().map(|(_, r)| r).filter(|r| addr < r.end)
+    }
+
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.ranges.range(..end).next_back().is_some_and(|(_, r)| r.end > start)
+    }
+
+    /// Checks `[start, start + len)` is page-aligned, non-empty and inside the user half.
+    pub fn check_user_range(start: u64, len: u64) -> Result<u64, VmError> {
+        let end = start.checked_add(len).ok_or(VmError::Invalid)?;
+        if len == 0 || !start.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) {
+            return Err(VmError::Invalid);
+        }
+        if start < layout::USER_MIN || end > layout::USER_END {
+            return Err(VmError::Invalid);
+        }
+        Ok(end)
+    }
+
+    /// Adds a range (nothing is mapped until it is touched). Refuses W+X and overlaps.
+    pub fn add_range(&mut self, range: Range) -> Result<(), VmError> {
+        Self::check_user_range(range.start, range.end.wrapping_sub(range.start))?;
+        if range.prot & (prot::WRITE | prot::EXEC) == prot::WRITE | prot::EXEC {
+            return Err(VmError::Invalid);
+        }
+        if self.overlaps(range.start, range.end) {
+            return Err(VmError::Exists);
+        }
+        self.ranges.insert(range.start, range);
+        Ok(())
+    }
+
+    /// A free, page-aligned gap of `len` bytes, searched top-down from below the stack's guard gap.
+    pub fn find_gap(&self, len: u64) -> Option<u64> {
+        let ceiling = layout::STACK_TOP - 2 * layout::STACK_BYTES - 0x1000_0000;
+        let mut top = ceiling;
+        for range in self.ranges.values().rev() {
+            if range.start >= top {
+                continue;
+            }
+            if range.end <= top && top - range.end >= len {
+                return Some(top - len);
+            }
+            top = top.min(range.start);
+        }
+        (top >= layout::USER_MIN + len).then(|| top - len)
+    }
+
+    /// Maps the module frame at physical `phys` at `virt` for an image range (read-only when the range
+    /// is writable: the first write copies it).
+    pub fn map_image_page(&mut self, virt: u64, phys: u64) -> Result<(), VmError> {
+        let range = *self.find(virt).ok_or(VmError::Invalid)?;
+        let flags = pte_flags(range.prot, false);
+        let (table, mut mem) = self.split();
+        table.map(&mut mem, virt, phys, PageSize::Size4K, flags).map_err(map_error)?;
+        self.rss_image += 1;
+        self.note_rss();
+        Ok(())
+    }
+
+    /// Maps a fresh page at `virt` filled by `fill` (the loader's partial pages and the stack's top).
+    pub fn map_new_page(&mut self, virt: u64, fill: impl FnOnce(&mut [u8])) -> Result<(), VmError> {
+        let range = *self.find(virt).ok_or(VmError::Invalid)?;
+        let pfn = alloc_user_page().ok_or(VmError::NoMemory)?;
+        with_user_page(pfn, fill);
+        let flags = pte_flags(range.prot, range.prot & prot::WRITE != 0);
+        let (table, mut mem) = self.split();
+        if let Err(e) = table.map(&mut mem, virt, pfn * PAGE_SIZE, PageSize::Size4K, flags) {
+            free_user_page(pfn);
+            return Err(map_error(e));
+        }
+        self.rss_anon += 1;
+        self.note_rss();
+        Ok(())
+    }
+
+    /// Resolves a user fault at `addr` (error code bits as the CPU gives them). Returns the TLB work the
+    /// caller applies when this space is loaded.
+    pub fn handle_fault(&mut self, addr: u64, write: bool, exec: bool) -> Result<TlbFlush, FaultError> {
+        let range = *self.find(addr).ok_or(FaultError::NotMapped)?;
+        let allowed = if exec {
+            range.prot & prot::EXEC != 0
+        } else if write {
+            range.prot & prot::WRITE != 0
+        } else {
+            range.prot & (prot::READ | prot::WRITE | prot::EXEC) != 0
+        };
+        if !allowed {
+            return Err(FaultError::Protection);
+        }
+        let page = addr & !(PAGE_SIZE - 1);
+        let writable = range.prot & prot::WRITE != 0;
+        let present = self.table().translate(&self.mem_ro(), page).ok();
+        match present {
+            None => {
+                let pfn = alloc_user_page().ok_or(FaultError::OutOfMemory)?;
+                let flags = pte_flags(range.prot, writable);
+                let (table, mut mem) = self.split();
+                if table.map(&mut mem, page, pfn * PAGE_SIZE, PageSize::Size4K, flags).is_err() {
+                    free_user_page(pfn);
+                    return Err(FaultError::OutOfMemory);
+                }
+                self.rss_anon += 1;
+                self.minor_faults += 1;
+                self.note_rss();
+                Ok(TlbFlush::new())
+            }
+            Some(t) if write && !t.leaf.flags.contains(PteFlags::WRITABLE) => {
+                // Copy-on-write: the page is an image frame (or shared); give this space its own copy.
+                let old_pfn = t.phys / PAGE_SIZE;
+                let owned = Vmemmap.page(old_pfn).owner == PageOwner::User as u8;
+                let new_pfn = alloc_user_page().ok_or(FaultError::OutOfMemory)?;
+                // SAFETY: the new page is this function's alone; the old one is only read (other spaces
+                // map it read-only, and image frames are never written).
+                unsafe { highmem::copy_highpage(new_pfn, old_pfn) };
+                let flags = pte_flags(range.prot, true);
+                let (table, mut mem) = self.split();
+                let unmapped =
+                    table.unmap(&mut mem, page, EmptyTables::Keep).map_err(|_| FaultError::NotMapped)?;
+                let flush = unmapped.flush;
+                if table.map(&mut mem, page, new_pfn * PAGE_SIZE, PageSize::Size4K, flags).is_err() {
+                    free_user_page(new_pfn);
+                    return Err(FaultError::OutOfMemory);
+                }
+                if owned {
+                    put_user_page(old_pfn);
+                } else {
+                    self.rss_image -= 1;
+                    self.rss_anon += 1;
+                }
+                self.minor_faults += 1;
+                self.note_rss();
+                Ok(flush)
+            }
+            // Present and allowed: another path mapped it meanwhile (or a stale TLB entry); retry.
+            Some(_) => Ok(TlbFlush::new()),
+        }
+    }
+
+    fn mem_ro(&self) -> ReadOnlyMem {
+        ReadOnlyMem
+    }
+
+    /// Unmaps every page in `[start, end)` and gives owned pages back. Returns the TLB work.
+    fn zap(&mut self, start: u64, end: u64) -> TlbFlush {
+        let mut owned = alloc::vec::Vec::new();
+        let mut image = 0u64;
+        let _ = self.table().walk(&ReadOnlyMem, start..end, |leaf| {
+            let pfn = leaf.phys / PAGE_SIZE;
+            if Vmemmap.page(pfn).owner == PageOwner::User as u8 {
+                owned.push(pfn);
+            } else {
+                image += 1;
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        let (table, mut mem) = self.split();
+        let flush = match table.unmap_range(&mut mem, start, end - start, EmptyTables::Free) {
+            Ok(report) => report.flush,
+            Err(_) => TlbFlush::new(),
+        };
+        for &pfn in &owned {
+            put_user_page(pfn);
+        }
+        self.rss_anon -= owned.len() as u64;
+        self.rss_image -= image;
+        flush
+    }
+
+    /// Removes `[start, end)` from the ranges (splitting those that stick out) and unmaps it.
+    pub fn remove_range(&mut self, start: u64, len: u64) -> Result<TlbFlush, VmError> {
+        let end = Self::check_user_range(start, len)?;
+        self.split_at(start);
+        self.split_at(end);
+        let inside: alloc::vec::Vec<u64> = self.ranges.range(start..end).map(|(&s, _)| s).collect();
+        for s in inside {
+            self.ranges.remove(&s);
+        }
+        Ok(self.zap(start, end))
+    }
+
+    /// Changes the protection of `[start, end)`; every page of it must be in some range.
+    pub fn protect_range(&mut self, start: u64, len: u64, prot_bits: u64) -> Result<TlbFlush, VmError> {
+        let end = Self::check_user_range(start, len)?;
+        if prot_bits & !(prot::READ | prot::WRITE | prot::EXEC) != 0
+            || prot_bits & (prot::WRITE | prot::EXEC) == prot::WRITE | prot::EXEC
+        {
+            return Err(VmError::Invalid);
+        }
+        let mut at = start;
+        while at < end {
+            let range = self.find(at).ok_or(VmError::NoMemory)?;
+            at = range.end;
+        }
+        self.split_at(start);
+        self.split_at(end);
+        let starts: alloc::vec::Vec<u64> = self.ranges.range(start..end).map(|(&s, _)| s).collect();
+        for s in starts {
+            if let Some(r) = self.ranges.get_mut(&s) {
+                r.prot = prot_bits;
+            }
+        }
+        // Present pages get the new rights; writable ones stay read-only where they are image frames
+        // (copy-on-write survives mprotect), so walk them one by one.
+        let mut leaves = alloc::vec::Vec::new();
+        let _ = self.table().walk(&ReadOnlyMem, start..end, |leaf| {
+            let owned = Vmemmap.page(leaf.phys / PAGE_SIZE).owner == PageOwner::User as u8;
+            leaves.push((leaf.virt, owned));
+            ControlFlow::<()>::Continue(())
+        });
+        let mut flush = TlbFlush::new();
+        let (table, mut mem) = self.split();
+        for &(virt, owned) in &leaves {
+            // PROT_NONE keeps the frame but maps it supervisor-only (a non-present entry would lose it):
+            // every user access then faults, and the range's protection refuses it.
+            let flags = if prot_bits == 0 {
+                pgtable::kernel_flags(PteFlags::PRESENT | PteFlags::NO_EXECUTE)
+            } else {
+                pte_flags(prot_bits, owned && prot_bits & prot::WRITE != 0)
+            };
+            if let Ok(report) = table.protect(&mut mem, virt, PAGE_SIZE, flags) {
+                flush.merge(&report.flush);
+            }
+        }
+        Ok(flush)
+    }
+
+    fn split_at(&mut self, at: u64) {
+        let Some(range) = self.find(at).copied() else { return };
+        if range.start == at {
+            return;
+        }
+        let mut low = range;
+        low.end = at;
+        let mut high = range;
+        high.start = at;
+        self.ranges.insert(low.start, low);
+        self.ranges.insert(high.start, high);
+    }
+
+    /// Gives every page, range and table back. The space must not be loaded in CR3.
+    pub fn destroy(&mut self) {
+        let Some(_) = self.pgtable.as_ref() else { return };
+        let _ = self.zap(layout::USER_MIN, layout::USER_END);
+        self.ranges.clear();
+        let table = self.pgtable.take().expect("checked above");
+        let mut mem = UserPtMem { nr_tables: &mut self.nr_tables };
+        // The kernel half is shared: clear those entries so `destroy` frees only the user half's tables.
+        for index in 256..512 {
+            mem.write_entry(table.root(), index, 0);
+        }
+        table.destroy(&mut mem);
+    }
+}
+
+impl Drop for AddressSpace {
+    fn drop(&mut self) {
+        self.destroy();
+    }
+}
+
+/// Read-only access to table pages (for walks).
+struct ReadOnlyMem;
+
+impl PhysMemory for ReadOnlyMem {
+    fn read_entry(&self, table: u64, index: usize) -> u64 {
+        // SAFETY: as `UserPtMem::read_entry`.
+        unsafe { ((page_offset() + table) as *const u64).add(index).read_volatile() }
+    }
+    fn write_entry(&mut self, _: u64, _: usize, _: u64) {
+        unreachable!("read-only walk");
+    }
+    fn alloc_table(&mut self) -> Option<u64> {
+        None
+    }
+    fn free_table(&mut self, _: u64) {}
+}
+
+fn map_error(e: PgtableError) -> VmError {
+    match e {
+        PgtableError::OutOfMemory => VmError::NoMemory,
+        PgtableError::AlreadyMapped { .. } => VmError::Exists,
+        _ => VmError::Invalid,
+    }
+}
+
+/// A zeroed page for user memory (highmem allowed), marked as a user page with one reference.
+fn alloc_user_page() -> Option<u64> {
+    let pfn = page_alloc::alloc_pages_raw(Gfp::GFP_HIGHUSER_MOVABLE | Gfp::__GFP_ZERO, 0)?;
+    let mut map = Vmemmap;
+    let page = map.page_mut(pfn);
+    page.owner = PageOwner::User as u8;
+    page.refcount.store(1, Ordering::Relaxed);
+    ANON_PAGES.fetch_add(1, Ordering::Relaxed);
+    Some(pfn)
+}
+
+fn free_user_page(pfn: u64) {
+    put_user_page(pfn);
+}
+
+/// Drops one reference to a user page; frees it at zero.
+fn put_user_page(pfn: u64) {
+    let mut map = Vmemmap;
+    let page = map.page_mut(pfn);
+    // The page allocator owns the last reference (it expects 1 on free): drop ours above it only.
+    if page.refcount.load(Ordering::Acquire) > 1 {
+        page.refcount.fetch_sub(1, Ordering::AcqRel);
+    } else {
+        page.owner = PageOwner::KernelAlloc as u8;
+        ANON_PAGES.fetch_sub(1, Ordering::Relaxed);
+        page_alloc::free_pages_raw(pfn, 0);
+    }
+}
+
+/// Runs `fill` over the bytes of a user page the caller just allocated.
+fn with_user_page(pfn: u64, fill: impl FnOnce(&mut [u8])) {
+    // SAFETY: the page was just allocated and is not mapped anywhere else yet.
+    unsafe { highmem::with_page_bytes(pfn, fill) };
+}
+
+/// Fills PML4 entries 256–511 that the kernel may use later (vmalloc, the ACPI window) with empty
+/// tables, so the kernel half copied into each address space is complete for good.
+pub fn preallocate_kernel_pml4() -> u64 {
+    let (vmalloc_start, vmalloc_end) = super::layout::vmalloc_range();
+    let slot = |addr: u64| ((addr >> 39) & 511) as usize;
+    let mut count = 0;
+    pgtable::with_kernel_pgtable(|table, mem| {
+        let root = table.root();
+        let mut slots: alloc::vec::Vec<usize> = (slot(vmalloc_start)..=slot(vmalloc_end - 1)).collect();
+        slots.push(slot(super::layout::regions::ACPI_WINDOW));
+        for index in slots {
+            if mem.read_entry(root, index) & 1 == 0 {
+                if let Some(pdpt) = mem.alloc_table() {
+                    // Present, writable, supervisor: the same bits mm_core writes for kernel tables.
+                    mem.write_entry(root, index, pdpt | 0x3);
+                    count += 1;
+                }
+            }
+        }
+    });
+    count
+}

@@ -1,0 +1,185 @@
+//! Copies between kernel and user memory (Linux's `copy_from_user`/`copy_to_user`): user addresses are
+//! allegations, checked against the user half, touched only inside a STAC/CLAC window by one `rep movsb`
+//! whose faults the exception table turns into -EFAULT.
+//!
+//! A fault inside the copy on a page that is merely not populated yet is resolved first (demand zero,
+//! copy-on-write) by the page-fault handler, and the copy resumes; only a fault that handler refuses ends
+//! the copy early. The kernel side of every copy passes the hardened-usercopy check (seed 000 §46, Linux's
+//! `check_object_size`): it must lie inside one slab object or inside the current kernel stack, so a bad
+//! length can never leak or overwrite neighbouring kernel objects.
+
+use core::arch::asm;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use abi::errno::EFAULT;
+use abi::layout::USER_END;
+
+use crate::pr_emerg;
+
+static SMAP: AtomicBool = AtomicBool::new(false);
+
+/// Records whether CR4.SMAP is on (STAC/CLAC are invalid opcodes without the feature).
+pub fn set_smap(on: bool) {
+    SMAP.store(on, Ordering::Relaxed);
+}
+
+/// An untrusted user range `[addr, addr + len)`, checked to lie in the user half.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserSlice {
+    addr: u64,
+    len: u64,
+}
+
+impl UserSlice {
+    /// Checks the range lies below the end of the user half without wrapping (-EFAULT otherwise).
+    pub fn new(addr: u64, len: u64) -> Result<Self, i64> {
+        match addr.checked_add(len) {
+            Some(end) if end <= USER_END => Ok(UserSlice { addr, len }),
+            _ => Err(-EFAULT),
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Copies the user bytes into `dst` (whose length must equal the slice's).
+    pub fn read(&self, dst: &mut [u8]) -> Result<(), i64> {
+        debug_assert_eq!(dst.len() as u64, self.len);
+        check_object_size(dst.as_ptr() as u64, dst.len());
+        // SAFETY: `dst` is a live kernel buffer of that length; the source lies in the user half, and
+        // a fault there is fixed up by the exception table.
+        let left = unsafe { raw_copy(dst.as_mut_ptr(), self.addr as *const u8, dst.len()) };
+        if left == 0 { Ok(()) } else { Err(-EFAULT) }
+    }
+
+    /// Copies `src` (whose length must equal the slice's) to the user bytes.
+    pub fn write(&self, src: &[u8]) -> Result<(), i64> {
+        debug_assert_eq!(src.len() as u64, self.len);
+        check_object_size(src.as_ptr() as u64, src.len());
+        // SAFETY: as `read`, the other way round.
+        let left = unsafe { raw_copy(self.addr as *mut u8, src.as_ptr(), src.len()) };
+        if left == 0 { Ok(()) } else { Err(-EFAULT) }
+    }
+}
+
+/// Plain data that may be copied from and to user memory byte for byte (no pointers, no padding
+/// invariants, every bit pattern valid).
+///
+/// # Safety
+/// Implementors must be `repr(C)` or primitive, without references, and valid for any bytes.
+pub unsafe trait Pod: Copy + Default {}
+
+// SAFETY: integers and arrays of them accept every bit pattern.
+unsafe impl Pod for u64 {}
+// SAFETY: as above.
+unsafe impl Pod for i64 {}
+// SAFETY: as above.
+unsafe impl Pod for i32 {}
+// SAFETY: as above.
+unsafe impl Pod for [u64; 2] {}
+// SAFETY: repr(C) structs of u32/u64 fields without padding.
+unsafe impl Pod for abi::SpawnAttr {}
+// SAFETY: as above.
+unsafe impl Pod for abi::IpcBulk {}
+// SAFETY: as above.
+unsafe impl Pod for abi::MemInfo {}
+// SAFETY: as above.
+unsafe impl Pod for abi::TaskInfo {}
+
+/// An untrusted user pointer to one `T`.
+#[derive(Clone, Copy, Debug)]
+pub struct UserPtr<T> {
+    slice: UserSlice,
+    _type: core::marker::PhantomData<T>,
+}
+
+impl<T: Pod> UserPtr<T> {
+    pub fn new(addr: u64) -> Result<Self, i64> {
+        Ok(UserPtr { slice: UserSlice::new(addr, size_of::<T>() as u64)?, _type: core::marker::PhantomData })
+    }
+
+    pub fn read(&self) -> Result<T, i64> {
+        let mut value = T::default();
+        // SAFETY: `T: Pod` — any bytes form a valid `T`, and the slice covers exactly its size.
+        let bytes = unsafe { core::slice::from_raw_parts_mut(&raw mut value as *mut u8, size_of::<T>()) };
+        self.slice.read(bytes)?;
+        Ok(value)
+    }
+
+    pub fn write(&self, value: &T) -> Result<(), i64> {
+        // SAFETY: `T: Pod` has no padding that could leak uninitialized kernel bytes.
+        let bytes = unsafe { core::slice::from_raw_parts(value as *const T as *const u8, size_of::<T>()) };
+        self.slice.write(bytes)
+    }
+}
+
+/// Copies `len` bytes and returns how many were left when a fault stopped it (0: all copied).
+///
+/// # Safety
+/// Exactly one side is user memory (faults there are recovered); the kernel side is valid for `len`.
+#[inline(never)]
+unsafe fn raw_copy(dst: *mut u8, src: *const u8, len: usize) -> usize {
+    let left: usize;
+    let smap = u64::from(SMAP.load(Ordering::Relaxed));
+    // SAFETY: the caller vouches for the kernel side. STAC opens the SMAP window only around the copy;
+    // the exception-table entry makes a fault inside `rep movsb` resume at label 4 with RCX holding the
+    // bytes not copied (string instructions update RCX/RSI/RDI as they go, SDM vol. 2B "REP").
+    unsafe {
+        asm!(
+            "test {smap}, {smap}",
+            "jz 2f",
+            "stac",
+            "2:",
+            "3: rep movsb",
+            "4:",
+            "test {smap}, {smap}",
+            "jz 5f",
+            "clac",
+            "5:",
+            ".pushsection __ex_table, \"a\"",
+            ".balign 8",
+            ".quad 3b, 4b",
+            ".popsection",
+            smap = in(reg) smap,
+            inout("rcx") len => left,
+            inout("rdi") dst => _,
+            inout("rsi") src => _,
+            options(nostack),
+        );
+    }
+    left
+}
+
+/// The hardened-usercopy check: the kernel buffer must lie inside one slab object or inside the
+/// current kernel stack. A violation is a kernel bug: report it the way Linux's `usercopy_abort` does.
+fn check_object_size(addr: u64, len: usize) {
+    if len == 0 {
+        return;
+    }
+    let end = addr + len as u64;
+    if let Some((bottom, top)) = crate::task::current_stack_bounds() {
+        if addr >= bottom && end <= top {
+            return;
+        }
+    }
+    if let Some((start, size)) = crate::mm::slab::slab_object_bounds(addr as usize) {
+        let (start, size) = (start as u64, size as u64);
+        if end <= start + size {
+            return;
+        }
+        pr_emerg!(
+            "usercopy: Kernel memory exposure attempt detected from SLUB object (offset {}, size {len})!",
+            addr - start
+        );
+        panic!("usercopy: copy of {len} bytes overruns a {size}-byte slab object");
+    }
+    if crate::mm::vmalloc::stack_bounds(addr).is_some() {
+        pr_emerg!(
+            "usercopy: Kernel memory exposure attempt detected from another task's stack ({addr:#x}, {len} bytes)!"
+        );
+        panic!("usercopy: copy from a kernel stack that is not the current one");
+    }
+    // Other kernel memory (the image's static buffers, large kmalloc pages) is allowed, as Linux
+    // allows it for non-slab, non-stack addresses.
+}

@@ -1,0 +1,178 @@
+//! Task calls: exit, wait4, kill, spawn, priorities and task information.
+
+use alloc::vec::Vec;
+
+use abi::errno::{EBADF, EINVAL, EPERM, ESRCH};
+use abi::{SpawnAttr, TaskInfo, cap, wait};
+
+use super::{Args, Result};
+use crate::mm::uaccess::{UserPtr, UserSlice};
+use crate::task::{self, KERNEL, Pid};
+
+pub fn exit(a: Args) -> Result {
+    task::exit::exit_current(wait::exited(a.0[0] as u8))
+}
+
+/// wait4(pid, status, options, rusage): pid > 0 one child, -1 (or 0, no process groups) any child.
+pub fn wait4(a: Args) -> Result {
+    let [pid, status, options, ..] = a.0;
+    let filter = match pid as i64 {
+        p if p > 0 && p <= i64::from(u32::MAX) => Some(p as Pid),
+        -1 | 0 => None,
+        _ => return Err(-ESRCH),
+    };
+    if options & !wait::WNOHANG != 0 {
+        return Err(-EINVAL);
+    }
+    let out = if status != 0 { Some(UserPtr::<i32>::new(status)?) } else { None };
+    match task::exit::wait_child(filter, options & wait::WNOHANG != 0)? {
+        None => Ok(0),
+        Some((pid, code)) => {
+            if let Some(out) = out {
+                out.write(&code)?;
+            }
+            Ok(u64::from(pid))
+        }
+    }
+}
+
+/// kill(pid, signal): every signal but 0 ends the task (no handlers). Allowed on itself and its
+/// descendants, on any task with `cap::KILL`.
+pub fn kill(a: Args) -> Result {
+    let [pid, signal, ..] = a.0;
+    if signal > 64 {
+        return Err(-EINVAL);
+    }
+    let pid = match pid as i64 {
+        p if p > 0 && p <= i64::from(u32::MAX) - 1 => p as Pid,
+        _ => return Err(-EINVAL),
+    };
+    let mut k = KERNEL.lock();
+    let me = k.current;
+    match k.task(pid) {
+        Some(t) if t.is_alive() => {}
+        _ => return Err(-ESRCH),
+    }
+    if k.cur().caps & cap::KILL == 0 && !k.is_descendant(pid, me) {
+        return Err(-EPERM);
+    }
+    if signal == 0 {
+        return Ok(0);
+    }
+    let status = wait::signaled(signal as u8);
+    if pid == me {
+        drop(k);
+        task::exit::exit_current(status);
+    }
+    let remains = task::exit::kill_other(&mut k, pid, status);
+    drop(k);
+    remains.free();
+    Ok(0)
+}
+
+/// spawn(name, name_len, args, args_len, attr).
+pub fn spawn(a: Args) -> Result {
+    let [name_ptr, name_len, args_ptr, args_len, attr_ptr, _] = a.0;
+    // Decode: copy everything in and check it.
+    if name_len == 0 || name_len > 64 || args_len > abi::SPAWN_ARGS_MAX {
+        return Err(-EINVAL);
+    }
+    let mut name = [0u8; 64];
+    UserSlice::new(name_ptr, name_len)?.read(&mut name[..name_len as usize])?;
+    let name = core::str::from_utf8(&name[..name_len as usize]).map_err(|_| -EINVAL)?;
+    let mut args_buf = alloc::vec![0u8; args_len as usize];
+    UserSlice::new(args_ptr, args_len)?.read(&mut args_buf)?;
+    let args: Vec<&[u8]> = if args_buf.is_empty() {
+        Vec::new()
+    } else {
+        if args_buf.last() != Some(&0) {
+            return Err(-EINVAL);
+        }
+        args_buf[..args_buf.len() - 1].split(|&b| b == 0).collect()
+    };
+    let attr =
+        if attr_ptr != 0 { UserPtr::<SpawnAttr>::new(attr_ptr)?.read()? } else { SpawnAttr::default() };
+    let (parent, handles, priority, caps) = {
+        let k = KERNEL.lock();
+        let me = k.cur();
+        if attr.caps & !me.caps != 0 {
+            return Err(-EPERM);
+        }
+        let priority = match attr.priority {
+            0 => u32::from(me.base_priority).max(1),
+            p if p > abi::PRIORITY_MAX => return Err(-EINVAL),
+            p if p > u32::from(me.base_priority) && me.caps & cap::SCHED == 0 => return Err(-EPERM),
+            p => p,
+        };
+        if attr.nr_handles as usize > abi::SPAWN_HANDLES_MAX {
+            return Err(-EINVAL);
+        }
+        let mut handles = Vec::new();
+        for &h in &attr.handles[..attr.nr_handles as usize] {
+            handles.push(me.handle(u64::from(h)).ok_or(-EBADF)?);
+        }
+        (me.pid, handles, priority as u8, attr.caps)
+    };
+    // Invoke.
+    let request = task::spawn::SpawnRequest { name, args: &args, priority, caps, handles, parent };
+    task::spawn::spawn(request).map(u64::from)
+}
+
+/// set_priority(pid, priority).
+pub fn set_priority(a: Args) -> Result {
+    let [pid, priority, ..] = a.0;
+    if priority == 0 || priority > u64::from(abi::PRIORITY_MAX) {
+        return Err(-EINVAL);
+    }
+    let mut k = KERNEL.lock();
+    let me = k.current;
+    let pid = if pid == 0 { me } else { u32::try_from(pid).map_err(|_| -ESRCH)? };
+    let privileged = k.cur().caps & cap::SCHED != 0;
+    let own_priority = u64::from(k.cur().base_priority);
+    let target = k.task(pid).filter(|t| t.is_alive()).ok_or(-ESRCH)?;
+    let related = pid == me || target.parent == me;
+    if !privileged && (!related || priority > own_priority) {
+        return Err(-EPERM);
+    }
+    k.task_mut(pid).expect("checked").base_priority = priority as u8;
+    crate::sched::update_priority(&mut k, pid);
+    // Lowering itself below a ready task, or raising a ready one above it, switches on the way out.
+    let current_priority = k.cur().priority;
+    if k.rq.highest().is_some_and(|p| p > current_priority) {
+        k.need_resched = true;
+    }
+    Ok(0)
+}
+
+/// task_info(pid, buf, len).
+pub fn task_info(a: Args) -> Result {
+    let [pid, buf, len, ..] = a.0;
+    if len < size_of::<TaskInfo>() as u64 {
+        return Err(-EINVAL);
+    }
+    let out = UserPtr::<TaskInfo>::new(buf)?;
+    let info = {
+        let k = KERNEL.lock();
+        let pid = if pid == 0 { k.current } else { u32::try_from(pid).map_err(|_| -ESRCH)? };
+        let t = k.task(pid).ok_or(-ESRCH)?;
+        let (rss, tables, faults) = match &t.aspace {
+            Some(a) => {
+                let a = a.lock();
+                (a.rss(), a.nr_tables(), a.minor_faults)
+            }
+            None => (0, 0, 0),
+        };
+        TaskInfo {
+            pid: u64::from(t.pid),
+            parent: u64::from(t.parent),
+            priority: u64::from(t.priority),
+            rss_pages: rss,
+            pgtable_pages: tables,
+            kernel_stack_pages: t.kernel_stack_pages,
+            minor_faults: faults,
+            name: t.comm.bytes(),
+        }
+    };
+    out.write(&info)?;
+    Ok(size_of::<TaskInfo>() as u64)
+}

@@ -1,0 +1,240 @@
+//! Tasks (Linux's `task_struct`, seL4's TCB): one thread of control with its own address space, kernel
+//! stack, capabilities, handles and IPC state, and the one table that holds them all.
+//!
+//! Locking: the whole table — tasks, run queue, IPC objects — sits behind one lock, [`KERNEL`], taken
+//! with interrupts disabled (one CPU; syscalls and interrupts run with IF clear, so the kernel is not
+//! preemptible and the lock is never contended, only nested by mistake). It is never held across a
+//! context switch nor while user memory is touched (a fault there takes it to find the address space).
+//!
+//! Files: [`spawn`] (ELF loading, the first task), [`exit`] (exit, kill, wait, the segfault report),
+//! [`modules`] (the boot modules programs are loaded from); the scheduler is `crate::sched`, IPC objects
+//! `crate::ipc`.
+
+pub mod exit;
+pub mod modules;
+pub mod spawn;
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::ipc::{Handle, Message, ObjectId, Objects};
+use crate::mm::aspace::AddressSpace;
+use crate::mm::vmalloc::KernelStack;
+use crate::sync::SpinLock;
+
+pub type Pid = u32;
+
+/// A task's name (the module it was loaded from), at most 15 bytes as Linux's `comm`.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Comm([u8; 16]);
+
+impl Comm {
+    pub fn new(name: &str) -> Self {
+        let mut comm = [0u8; 16];
+        let len = name.len().min(15);
+        comm[..len].copy_from_slice(&name.as_bytes()[..len]);
+        Comm(comm)
+    }
+
+    pub fn as_str(&self) -> &str {
+        let end = self.0.iter().position(|&b| b == 0).unwrap_or(16);
+        core::str::from_utf8(&self.0[..end]).unwrap_or("?")
+    }
+
+    pub fn bytes(&self) -> [u8; 16] {
+        self.0
+    }
+}
+
+impl fmt::Display for Comm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a blocked task waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// A sender on this endpoint.
+    Receive(ObjectId),
+    /// A receiver on this endpoint; `call` when a reply is expected afterwards.
+    Send { endpoint: ObjectId, call: bool },
+    /// The reply of this server.
+    Reply(Pid),
+    /// A signal on this notification.
+    Notification(ObjectId),
+    /// A child to end (`pid` or any when `None`).
+    Child(Option<Pid>),
+    /// The clock to reach `wake_at_ns`.
+    Sleep,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Ready,
+    Running,
+    Blocked(Wait),
+    /// Ended with a wait status; waits for its parent to collect it.
+    Zombie(i32),
+}
+
+/// A task.
+pub struct Task {
+    pub pid: Pid,
+    pub parent: Pid,
+    pub comm: Comm,
+    pub state: State,
+    /// Priority it was given, and the one it runs at (higher while it serves a more urgent client).
+    pub base_priority: u8,
+    pub priority: u8,
+    /// Timer ticks left in its slice.
+    pub slice_left: u32,
+    pub caps: u32,
+    /// `None` for kernel threads (idle) and after exit.
+    pub kstack: Option<KernelStack>,
+    pub saved_rsp: u64,
+    pub aspace: Option<Arc<SpinLock<AddressSpace>>>,
+    pub handles: Vec<Option<Handle>>,
+    /// The message handed to this task by the party that woke it (a request, or a reply), and the
+    /// result code of the blocking call.
+    pub inbox: Option<Message>,
+    pub wake_result: i64,
+    /// The message this task is trying to send while it waits in an endpoint's queue.
+    pub outbox: Option<Message>,
+    /// The caller this task received from and owes a reply.
+    pub reply_to: Option<Pid>,
+    pub wake_at_ns: u64,
+    pub fs_base: u64,
+    /// A user task (has a user frame at the top of its kernel stack).
+    pub user: bool,
+    pub kernel_stack_pages: u64,
+}
+
+impl Task {
+    pub fn is_alive(&self) -> bool {
+        !matches!(self.state, State::Zombie(_))
+    }
+
+    /// The first free handle slot (handles are 1-based).
+    pub fn install_handle(&mut self, handle: Handle) -> Option<u32> {
+        const MAX_HANDLES: usize = 64;
+        if let Some(i) = self.handles.iter().position(Option::is_none) {
+            self.handles[i] = Some(handle);
+            return Some(i as u32 + 1);
+        }
+        if self.handles.len() >= MAX_HANDLES {
+            return None;
+        }
+        self.handles.push(Some(handle));
+        Some(self.handles.len() as u32)
+    }
+
+    pub fn handle(&self, number: u64) -> Option<Handle> {
+        let index = usize::try_from(number).ok()?.checked_sub(1)?;
+        self.handles.get(index).copied().flatten()
+    }
+}
+
+/// Everything the scheduler lock protects.
+pub struct Kernel {
+    pub tasks: BTreeMap<Pid, Box<Task>>,
+    pub rq: runqueue::RunQueue<Pid>,
+    pub current: Pid,
+    pub idle: Pid,
+    pub next_pid: Pid,
+    pub objects: Objects,
+    /// Set when a more urgent task became ready: the syscall or interrupt return path switches.
+    pub need_resched: bool,
+    /// Resources of a task that ended on its own stack; freed after the next switch.
+    pub dead: Vec<Pid>,
+    /// Kernel page-table root (for kernel threads).
+    pub kernel_root: u64,
+    pub started: bool,
+}
+
+impl Kernel {
+    pub const fn new() -> Self {
+        Kernel {
+            tasks: BTreeMap::new(),
+            rq: runqueue::RunQueue::new(),
+            current: 0,
+            idle: 0,
+            next_pid: 1,
+            objects: Objects::new(),
+            need_resched: false,
+            dead: Vec::new(),
+            kernel_root: 0,
+            started: false,
+        }
+    }
+
+    pub fn task(&self, pid: Pid) -> Option<&Task> {
+        self.tasks.get(&pid).map(|t| &**t)
+    }
+
+    pub fn task_mut(&mut self, pid: Pid) -> Option<&mut Task> {
+        self.tasks.get_mut(&pid).map(|t| &mut **t)
+    }
+
+    pub fn cur(&self) -> &Task {
+        self.task(self.current).expect("the current task is in the table")
+    }
+
+    pub fn cur_mut(&mut self) -> &mut Task {
+        let pid = self.current;
+        self.task_mut(pid).expect("the current task is in the table")
+    }
+
+    pub fn alloc_pid(&mut self) -> Pid {
+        loop {
+            let pid = self.next_pid;
+            self.next_pid = if self.next_pid >= 32767 { 2 } else { self.next_pid + 1 };
+            if !self.tasks.contains_key(&pid) {
+                return pid;
+            }
+        }
+    }
+
+    /// Whether `pid` is `ancestor` or one of its descendants.
+    pub fn is_descendant(&self, mut pid: Pid, ancestor: Pid) -> bool {
+        for _ in 0..64 {
+            if pid == ancestor {
+                return true;
+            }
+            match self.task(pid) {
+                Some(t) if t.parent != pid => pid = t.parent,
+                _ => return false,
+            }
+        }
+        false
+    }
+}
+
+impl Default for Kernel {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The scheduler lock and everything under it.
+pub static KERNEL: SpinLock<Kernel> = SpinLock::new(Kernel::new());
+
+/// The running task's address space (for the page-fault handler). Never waits: a fault while the lock is
+/// held is a kernel bug, reported by the caller.
+pub fn current_aspace() -> Option<Arc<SpinLock<AddressSpace>>> {
+    let k = KERNEL.try_lock()?;
+    if !k.started {
+        return None;
+    }
+    k.task(k.current)?.aspace.clone()
+}
+
+/// `[bottom, top)` of the running task's kernel stack, for the hardened-usercopy check.
+pub fn current_stack_bounds() -> Option<(u64, u64)> {
+    let k = KERNEL.try_lock()?;
+    let stack = k.task(k.current)?.kstack?;
+    Some((stack.bottom, stack.top))
+}
