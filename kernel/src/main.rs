@@ -33,6 +33,9 @@ use arch::x86_64::{self as cpu_arch, cpu::CpuFeatures, tsc};
 static GLOBAL_ALLOCATOR: mm::kmalloc::KernelAllocator = mm::kmalloc::KernelAllocator;
 use bootparam::BootParams;
 
+/// Timer interrupts per second (Linux's `HZ`); interrupts stay off until the scheduler starts.
+const TICK_HZ: u32 = 1000;
+
 /// NX support as reported by CPUID 0x80000001 EDX bit 20 (the stub enabled EFER.NXE when set).
 const CPUID_EXT_NX: u32 = 1 << 20;
 
@@ -143,6 +146,9 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
     mm::pgtable::init_kernel_pgtable();
     mm::slab::kmem_cache_init();
     mm::vmalloc::vmalloc_init();
+    if let Err(why) = cpu_arch::apic::init(TICK_HZ) {
+        pr_warn!("APIC: {why}; the kernel has no timer tick");
+    }
     mm::vmalloc::print_info();
     mm::vmstat::print_all(printk::Level::Debug);
 

@@ -9,6 +9,7 @@ use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use crate::arch::x86_64::qemu;
 use crate::{pr_err, pr_info, printk};
 
+mod apic;
 mod highmem;
 mod memblock;
 mod page_alloc;
@@ -123,13 +124,14 @@ pub fn run(name: &str) -> ! {
         "vmalloc" => vmalloc::vmalloc(),
         "stack_overflow" => vmalloc::stack_overflow(),
         "highmem" => highmem::highmem(),
+        "apic_timer" => apic::timer(),
         "triplefault" => triple_fault(),
         "doublefault" => {
             pr_info!("test=doublefault: switching to an unmapped stack and raising #UD");
             crate::arch::x86_64::traps::provoke_double_fault(UNMAPPED_TEST_ADDRESS)
         }
         _ => Err(
-            "no such test (known: boot, panic, pagefault, doublefault, triplefault, memblock, buddy, poison, gfp, numa, slab, slab_corruption, wx, vmalloc, stack_overflow, highmem)",
+            "no such test (known: boot, panic, pagefault, doublefault, triplefault, memblock, buddy, poison, gfp, numa, slab, slab_corruption, wx, vmalloc, stack_overflow, highmem, apic_timer)",
         ),
     };
     finish(name, result)

@@ -244,6 +244,30 @@ pub fn local_irq_restore(was_enabled: bool) {
     }
 }
 
+/// Enables maskable interrupts (Linux's `local_irq_enable`).
+#[inline]
+pub fn local_irq_enable() {
+    // SAFETY: STI only changes RFLAGS.IF; the IDT is loaded (`init_cpu`) before any caller runs.
+    unsafe { x86::irq::enable() };
+}
+
+/// Disables maskable interrupts (Linux's `local_irq_disable`).
+#[inline]
+pub fn local_irq_disable() {
+    // SAFETY: CLI only changes RFLAGS.IF.
+    unsafe { x86::irq::disable() };
+}
+
+/// Enables interrupts and halts until one arrives, with no window for it to slip in between: STI holds
+/// interrupts off until after the next instruction (Intel SDM vol. 2B, "STI"). Returns, with interrupts
+/// enabled, after the handler ran (Linux's `native_safe_halt`).
+#[inline]
+pub fn safe_halt() {
+    // SAFETY: STI; HLT changes RFLAGS.IF and waits; the handler that wakes the CPU may write memory,
+    // which is why the asm is not `nomem`.
+    unsafe { core::arch::asm!("sti", "hlt", options(nostack)) };
+}
+
 /// Stops this CPU for good: interrupts off, then HLT forever (an NMI may wake it; it halts again).
 pub fn halt_forever() -> ! {
     loop {

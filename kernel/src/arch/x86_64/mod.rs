@@ -1,8 +1,9 @@
-//! x86-64 support: boot entry, descriptor tables, traps, serial port, PIT/TSC, CPU features.
+//! x86-64 support: boot entry, descriptor tables, traps, serial port, PIT/TSC, local APIC, CPU features.
 //!
 //! This is the only place (with the memory-management core) where the kernel talks to the hardware
 //! directly; the layers above use the safe functions exported here.
 
+pub mod apic;
 pub mod backtrace;
 pub mod boot;
 pub mod cpu;
@@ -12,6 +13,7 @@ pub mod idt;
 pub mod paging;
 pub mod percpu;
 pub mod pic;
+pub mod pit;
 pub mod qemu;
 pub mod serial;
 pub mod switch;
