@@ -226,7 +226,7 @@ fn finish_switch() {
 /// The timer interrupt's part: wakes sleepers whose time came, charges the running task's slice, and
 /// preempts it on the way back to user mode (or out of the idle loop) when something more urgent — or,
 /// at the end of a slice, equally urgent — is ready.
-pub fn tick(frame: &TrapFrame) {
+pub fn tick(frame: &mut TrapFrame) {
     let mut k = KERNEL.lock();
     if !k.started {
         return;

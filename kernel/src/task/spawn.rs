@@ -267,6 +267,8 @@ pub fn start(init: &str, args: &[&[u8]]) -> ! {
         k.task_mut(u32::MAX).expect("inserted").state = State::Running;
         k.started = true;
     }
+    // Time slices, sleeping and preemption run off the local APIC timer from now on.
+    crate::arch::x86_64::apic::set_tick_handler(crate::sched::tick);
     let request = SpawnRequest {
         name: init,
         args,
