@@ -71,6 +71,16 @@ impl SerialLog {
         self.messages().any(|m| m.contains(needle))
     }
 
+    /// Whether any line — kernel message or user program output — contains `needle`.
+    pub fn has_output(&self, needle: &str) -> bool {
+        self.find_output(needle).is_some()
+    }
+
+    /// The first line (kernel message without its timestamp, or user output) containing `needle`.
+    pub fn find_output(&self, needle: &str) -> Option<&str> {
+        self.lines.iter().map(|(_, l)| kernel_message(l).unwrap_or(l.as_str())).find(|l| l.contains(needle))
+    }
+
     /// The first kernel message containing `needle`.
     pub fn find(&self, needle: &str) -> Option<&str> {
         self.messages().find(|m| m.contains(needle))

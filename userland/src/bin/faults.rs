@@ -8,7 +8,7 @@
 use abi::signal::SIGSEGV;
 use abi::wait;
 use userland::sys::{self, WaitStatus};
-use userland::{Args, println};
+use userland::{Args, Errno, println};
 
 userland::entry!(main);
 
@@ -55,6 +55,17 @@ fn main(_args: &Args) -> i32 {
             failures += 1;
         }
     }
-    println!("faults: {} of {} checks failed", failures, KINDS.len() + 1);
+    // A module that is not an ELF executable (the kernel's symbol table) and one that does not exist: the
+    // loader refuses them with ENOEXEC / ENOENT and the caller lives on.
+    for (name, expected) in [("ksyms", Errno::ENOEXEC), ("no-such-program", Errno::ENOENT)] {
+        match sys::spawn(name, &[], None) {
+            Err(error) if error == expected => println!("spawn {name}: refused with {error} (ok)"),
+            other => {
+                println!("FAIL: spawn {name}: {other:?} (expected {expected})");
+                failures += 1;
+            }
+        }
+    }
+    println!("faults: {} of {} checks failed", failures, KINDS.len() + 3);
     i32::from(failures != 0)
 }
