@@ -112,11 +112,12 @@ debug: deps iso $(if $(filter 1,$(UEFI)),$(BUILD)/OVMF_VARS.fd)
 # tests/ (one ISO per kernel command line); then ptmalloc-rs's own suite (unit, property, differential
 # and hardening tests, glibc's malloc tests, the no_std build), which needs its LD_PRELOAD library.
 test: deps kernel
-	cargo test --workspace --exclude kernel --exclude ptmalloc-rs -- --test-threads=2
+	cargo test --workspace --exclude kernel --exclude userland --exclude ptmalloc-rs -- --test-threads=2
 	$(MAKE) -C ptmalloc-rs test
 
 bench: deps kernel
 	cargo run -q -p qemu-tests --release --bin boot-bench
+	cargo run -q -p qemu-tests --release --bin task-bench
 	cargo bench -q -p mm-core --bench buddy
 	cargo bench -q -p mm-core --bench slab
 	$(MAKE) -C ptmalloc-rs bench
@@ -125,8 +126,8 @@ lint:
 	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 	cargo fmt --all -- --check
-	cargo clippy --workspace --exclude kernel --all-targets -- -D warnings
-	cargo clippy -p kernel --target $(TARGET) -- -D warnings
+	cargo clippy --workspace --exclude kernel --exclude userland --all-targets -- -D warnings
+	cargo clippy -p kernel -p userland --target $(TARGET) -- -D warnings
 	$(MAKE) -C ptmalloc-rs lint
 
 fmt:

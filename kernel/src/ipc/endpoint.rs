@@ -28,10 +28,10 @@ fn pop_receiver(k: &mut Kernel, ep: ObjectId) -> Option<Pid> {
 fn pop_sender(k: &mut Kernel, ep: ObjectId) -> Option<(Pid, bool)> {
     loop {
         let pid = k.objects.endpoint(ep)?.senders.pop_front()?;
-        if let Some(State::Blocked(Wait::Send { endpoint, call })) = k.task(pid).map(|t| t.state) {
-            if endpoint == ep {
-                return Some((pid, call));
-            }
+        if let Some(State::Blocked(Wait::Send { endpoint, call })) = k.task(pid).map(|t| t.state)
+            && endpoint == ep
+        {
+            return Some((pid, call));
         }
     }
 }

@@ -524,12 +524,12 @@ pub fn preallocate_kernel_pml4() -> u64 {
         let mut slots: alloc::vec::Vec<usize> = (slot(vmalloc_start)..=slot(vmalloc_end - 1)).collect();
         slots.push(slot(super::layout::regions::ACPI_WINDOW));
         for index in slots {
-            if mem.read_entry(root, index) & 1 == 0 {
-                if let Some(pdpt) = mem.alloc_table() {
-                    // Present, writable, supervisor: the same bits mm_core writes for kernel tables.
-                    mem.write_entry(root, index, pdpt | 0x3);
-                    count += 1;
-                }
+            if mem.read_entry(root, index) & 1 == 0
+                && let Some(pdpt) = mem.alloc_table()
+            {
+                // Present, writable, supervisor: the same bits mm_core writes for kernel tables.
+                mem.write_entry(root, index, pdpt | 0x3);
+                count += 1;
             }
         }
     });

@@ -158,10 +158,11 @@ fn check_object_size(addr: u64, len: usize) {
         return;
     }
     let end = addr + len as u64;
-    if let Some((bottom, top)) = crate::task::current_stack_bounds() {
-        if addr >= bottom && end <= top {
-            return;
-        }
+    if let Some((bottom, top)) = crate::task::current_stack_bounds()
+        && addr >= bottom
+        && end <= top
+    {
+        return;
     }
     if let Some((start, size)) = crate::mm::slab::slab_object_bounds(addr as usize) {
         let (start, size) = (start as u64, size as u64);

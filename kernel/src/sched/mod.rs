@@ -41,11 +41,11 @@ pub fn make_ready(k: &mut Kernel, pid: Pid) {
 
 /// Wakes a blocked task with a result for its blocking call.
 pub fn wake(k: &mut Kernel, pid: Pid, result: i64) {
-    if let Some(task) = k.task_mut(pid) {
-        if matches!(task.state, State::Blocked(_)) {
-            task.wake_result = result;
-            make_ready(k, pid);
-        }
+    if let Some(task) = k.task_mut(pid)
+        && matches!(task.state, State::Blocked(_))
+    {
+        task.wake_result = result;
+        make_ready(k, pid);
     }
 }
 

@@ -48,8 +48,11 @@ pub fn notify_create() -> Result {
     install(Object::Notification(Notification { word: 0, waiters: Default::default() }))
 }
 
+/// A bulk descriptor read from user memory, and where to write it back.
+type BulkDesc = Option<(UserPtr<IpcBulk>, IpcBulk)>;
+
 /// The bulk descriptor at `ptr` (0: none) and the payload it sends, copied in.
-fn bulk_in(ptr: u64) -> core::result::Result<(Option<(UserPtr<IpcBulk>, IpcBulk)>, Option<Vec<u8>>), i64> {
+fn bulk_in(ptr: u64) -> core::result::Result<(BulkDesc, Option<Vec<u8>>), i64> {
     if ptr == 0 {
         return Ok((None, None));
     }
@@ -70,11 +73,7 @@ fn bulk_in(ptr: u64) -> core::result::Result<(Option<(UserPtr<IpcBulk>, IpcBulk)
 }
 
 /// Delivers a received message into the frame (words) and the bulk buffer.
-fn deliver(
-    frame: &mut TrapFrame,
-    msg: &Message,
-    bulk: Option<(UserPtr<IpcBulk>, IpcBulk)>,
-) -> core::result::Result<(), i64> {
+fn deliver(frame: &mut TrapFrame, msg: &Message, bulk: BulkDesc) -> core::result::Result<(), i64> {
     frame.rsi = msg.words[0];
     frame.rdx = msg.words[1];
     frame.r10 = msg.words[2];

@@ -44,7 +44,7 @@ pub fn kill(a: Args) -> Result {
         return Err(-EINVAL);
     }
     let pid = match pid as i64 {
-        p if p > 0 && p <= i64::from(u32::MAX) - 1 => p as Pid,
+        p if p > 0 && p < i64::from(u32::MAX) => p as Pid,
         _ => return Err(-EINVAL),
     };
     let mut k = KERNEL.lock();

@@ -75,10 +75,10 @@ fn notify_parent(k: &mut Kernel, pid: Pid) {
         return;
     }
     let parent = task.parent;
-    if let Some(State::Blocked(Wait::Child(filter))) = k.task(parent).map(|p| p.state) {
-        if filter.is_none_or(|f| f == pid) {
-            sched::wake(k, parent, 0);
-        }
+    if let Some(State::Blocked(Wait::Child(filter))) = k.task(parent).map(|p| p.state)
+        && filter.is_none_or(|f| f == pid)
+    {
+        sched::wake(k, parent, 0);
     }
 }
 
