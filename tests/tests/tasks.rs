@@ -124,3 +124,16 @@ fn syscall_fuzzer_cannot_take_the_kernel_down() {
     let (before, after) = free_pages_before_after(line);
     assert_eq!(before, after, "{line}");
 }
+
+#[test]
+fn hardened_usercopy_and_stray_user_accesses() {
+    let out = run(&Scenario::test("usercopy", "128M", ""));
+    out.expect_status(EXIT_PASS);
+    assert!(out.log.has("test=usercopy: 65 bytes at object+0: overruns its SLUB object"));
+    assert!(out.log.has("test=usercopy: 16 bytes on another task's stack: lies on another task's kernel stack"));
+
+    let out = run(&Scenario::test("uaccess_bug", "128M", ""));
+    out.expect_status(qemu_tests::EXIT_FAIL);
+    assert!(out.log.has("BUG: kernel access to user address 0x10000 outside the user-copy routines"));
+    assert!(!out.log.has("read 0x"), "the stray read must not complete");
+}

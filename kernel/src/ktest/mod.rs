@@ -14,6 +14,7 @@ mod highmem;
 mod memblock;
 mod page_alloc;
 mod slab;
+mod uaccess;
 mod vm;
 mod vmalloc;
 
@@ -125,13 +126,15 @@ pub fn run(name: &str) -> ! {
         "stack_overflow" => vmalloc::stack_overflow(),
         "highmem" => highmem::highmem(),
         "apic_timer" => apic::timer(),
+        "usercopy" => uaccess::usercopy(),
+        "uaccess_bug" => uaccess::user_access_outside_uaccess(),
         "triplefault" => triple_fault(),
         "doublefault" => {
             pr_info!("test=doublefault: switching to an unmapped stack and raising #UD");
             crate::arch::x86_64::traps::provoke_double_fault(UNMAPPED_TEST_ADDRESS)
         }
         _ => Err(
-            "no such test (known: boot, panic, pagefault, doublefault, triplefault, memblock, buddy, poison, gfp, numa, slab, slab_corruption, wx, vmalloc, stack_overflow, highmem, apic_timer)",
+            "no such test (known: boot, panic, pagefault, doublefault, triplefault, memblock, buddy, poison, gfp, numa, slab, slab_corruption, wx, vmalloc, stack_overflow, highmem, apic_timer, usercopy, uaccess_bug)",
         ),
     };
     finish(name, result)

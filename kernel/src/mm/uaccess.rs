@@ -151,36 +151,34 @@ unsafe fn raw_copy(dst: *mut u8, src: *const u8, len: usize) -> usize {
     left
 }
 
-/// The hardened-usercopy check: the kernel buffer must lie inside one slab object or inside the
-/// current kernel stack. A violation is a kernel bug: report it the way Linux's `usercopy_abort` does.
-fn check_object_size(addr: u64, len: usize) {
+/// Why a kernel buffer may not take part in a user copy (seed 000 §46, Linux's `check_object_size`):
+/// it overruns the slab object it starts in, or lies on a kernel stack that is not the running task's
+/// (or runs off the running one). Other kernel memory — the image's static buffers, pages of large
+/// kmalloc allocations — is allowed, as Linux allows it.
+pub fn usercopy_violation(addr: u64, len: usize) -> Option<&'static str> {
     if len == 0 {
-        return;
+        return None;
     }
-    let end = addr + len as u64;
+    let end = addr.checked_add(len as u64)?;
     if let Some((bottom, top)) = crate::task::current_stack_bounds()
         && addr >= bottom
-        && end <= top
+        && addr < top
     {
-        return;
+        return (end > top).then_some("runs off the current kernel stack");
     }
     if let Some((start, size)) = crate::mm::slab::slab_object_bounds(addr as usize) {
-        let (start, size) = (start as u64, size as u64);
-        if end <= start + size {
-            return;
-        }
-        pr_emerg!(
-            "usercopy: Kernel memory exposure attempt detected from SLUB object (offset {}, size {len})!",
-            addr - start
-        );
-        panic!("usercopy: copy of {len} bytes overruns a {size}-byte slab object");
+        return (end > (start + size) as u64).then_some("overruns its SLUB object");
     }
     if crate::mm::vmalloc::stack_bounds(addr).is_some() {
-        pr_emerg!(
-            "usercopy: Kernel memory exposure attempt detected from another task's stack ({addr:#x}, {len} bytes)!"
-        );
-        panic!("usercopy: copy from a kernel stack that is not the current one");
+        return Some("lies on another task's kernel stack");
     }
-    // Other kernel memory (the image's static buffers, large kmalloc pages) is allowed, as Linux
-    // allows it for non-slab, non-stack addresses.
+    None
+}
+
+/// The hardened-usercopy check; a violation is a kernel bug, reported as Linux's `usercopy_abort` does.
+fn check_object_size(addr: u64, len: usize) {
+    if let Some(why) = usercopy_violation(addr, len) {
+        pr_emerg!("usercopy: Kernel memory exposure attempt detected: {len} bytes at {addr:#x} {why}!");
+        panic!("usercopy: {why}");
+    }
 }

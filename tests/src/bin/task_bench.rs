@@ -63,7 +63,9 @@ fn main() {
     };
 
     println!();
-    println!("Kernel paths in TSC ticks under QEMU TCG -icount shift=0 -cpu {cpu}, 512M (instruction counts;");
+    println!(
+        "Kernel paths in TSC ticks under QEMU TCG -icount shift=0 -cpu {cpu}, 512M (instruction counts;"
+    );
     println!("medians of 31 batches; lower is better; ratio = Pagoda / Linux)");
     println!(
         "{:<38} {:>8} {:>18} {:>7} {:>14} {:>7} {:>8}",
@@ -90,7 +92,9 @@ fn main() {
         );
     }
     if let Some(futex) = linux_off.get("ipc_futex_roundtrip") {
-        println!("(Linux futex ping-pong between two processes, mitigations=off: {futex} ticks per round trip)");
+        println!(
+            "(Linux futex ping-pong between two processes, mitigations=off: {futex} ticks per round trip)"
+        );
     }
     if let Some(note) = peer_note {
         println!("Linux peer not measured: {}", note.lines().last().unwrap_or("unknown error"));
