@@ -130,7 +130,9 @@ fn hardened_usercopy_and_stray_user_accesses() {
     let out = run(&Scenario::test("usercopy", "128M", ""));
     out.expect_status(EXIT_PASS);
     assert!(out.log.has("test=usercopy: 65 bytes at object+0: overruns its SLUB object"));
-    assert!(out.log.has("test=usercopy: 16 bytes on another task's stack: lies on another task's kernel stack"));
+    assert!(
+        out.log.has("test=usercopy: 16 bytes on another task's stack: lies on another task's kernel stack")
+    );
 
     let out = run(&Scenario::test("uaccess_bug", "128M", ""));
     out.expect_status(qemu_tests::EXIT_FAIL);
