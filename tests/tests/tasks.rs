@@ -139,3 +139,13 @@ fn hardened_usercopy_and_stray_user_accesses() {
     assert!(out.log.has("BUG: kernel access to user address 0x10000 outside the user-copy routines"));
     assert!(!out.log.has("read 0x"), "the stray read must not complete");
 }
+
+#[test]
+fn program_data_is_copied_on_first_write() {
+    let out = run(&user("cow", ""));
+    out.expect_status(EXIT_PASS);
+    assert!(
+        out.log.has_output("cow: wrote 3 pages of initialized data: reads back true, 3 copy-on-write faults")
+    );
+    assert!(out.log.has_output("cow child: DATA still holds the original pattern: true"));
+}
