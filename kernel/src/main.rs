@@ -171,14 +171,23 @@ fn start_userland(boot: &'static boot::BootInfo, params: &BootParams<'_>, smap: 
     );
     let programs = task::modules::init(boot);
     pr_info!("exec: {programs} boot modules available as programs");
-    let Some(init) = params.init else {
-        pr_notice!("No init= given: nothing to run. System halted.");
-        cpu_arch::cpu::halt_forever()
-    };
-    // `init="prog a b"` or `init=prog -- a b`.
-    let mut words = init.split_whitespace();
-    let name = words.next().unwrap_or(init);
-    let args: alloc::vec::Vec<&[u8]> =
+    // `init="prog a b"` or `init=prog -- a b`. The `init` program (when the ISO has it) runs as pid 1,
+    // starts the servers and then the requested program; a program named directly runs alone.
+    let mut words = params.init.unwrap_or("").split_whitespace();
+    let program = words.next();
+    let mut args: alloc::vec::Vec<&[u8]> =
         words.chain(params.init_args.split_whitespace()).map(str::as_bytes).collect();
-    task::spawn::start(name, &args)
+    let name = match program {
+        Some(program) if program != "init" && task::modules::find("init").is_some() => {
+            args.insert(0, program.as_bytes());
+            "init"
+        }
+        Some(program) => program,
+        None if task::modules::find("init").is_some() => "init",
+        None => {
+            pr_notice!("No init= given and no init program: nothing to run. System halted.");
+            cpu_arch::cpu::halt_forever()
+        }
+    };
+    task::spawn::start(name, &args, params.randomize_va_space)
 }

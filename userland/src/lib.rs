@@ -16,6 +16,7 @@
 //! ```
 #![no_std]
 
+pub mod arena;
 pub mod errno;
 pub mod print;
 pub mod rt;

@@ -246,3 +246,25 @@ pub fn rdtsc() -> u64 {
     }
     (u64::from(high) << 32) | u64::from(low)
 }
+
+/// `server_register(kind, endpoint)`: become the server of `kind` (memd: `abi::memd::SERVER_KIND`).
+pub fn server_register(kind: u64, endpoint: u64) -> Result<u64, Errno> {
+    // SAFETY: plain integer arguments; no user memory is touched.
+    Errno::result(unsafe { syscall2(nr::SERVER_REGISTER, kind, endpoint) })
+}
+
+/// `vm_ranges(pid, buf)`: fills `buf` with pid's ranges; returns how many there are in all.
+pub fn vm_ranges(pid: u64, buf: &mut [abi::RangeInfo]) -> Result<u64, Errno> {
+    let bytes = (buf.len() * size_of::<abi::RangeInfo>()) as u64;
+    // SAFETY: the kernel writes at most `bytes` bytes of plain data into the caller's buffer.
+    Errno::result(unsafe { syscall3(nr::VM_RANGES, pid, buf.as_mut_ptr() as u64, bytes) })
+}
+
+/// `vm_move(pid, old, len, new)`.
+///
+/// # Safety
+/// When `pid` is the caller, nothing Rust uses may live in either range.
+pub unsafe fn vm_move(pid: u64, old: u64, len: u64, new: u64) -> Result<u64, Errno> {
+    // SAFETY: the caller guarantees the moved memory is not in use by Rust code.
+    Errno::result(unsafe { syscall4(nr::VM_MOVE, pid, old, len, new) })
+}

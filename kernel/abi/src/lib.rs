@@ -27,6 +27,9 @@ pub mod nr {
     pub const GETPPID: u64 = 110;
     pub const ARCH_PRCTL: u64 = 158;
     pub const GETTID: u64 = 186;
+    /// `futex(uaddr, op, val, timeout, …)`: FUTEX_WAIT (0) and FUTEX_WAKE (1), with or without
+    /// FUTEX_PRIVATE_FLAG (128); the timeout must be 0 (none).
+    pub const FUTEX: u64 = 202;
     pub const CLOCK_GETTIME: u64 = 228;
     pub const EXIT_GROUP: u64 = 231;
 
@@ -43,6 +46,21 @@ pub mod nr {
     pub const TASK_INFO: u64 = 0x1002;
     /// `kernel_info(what, buf, len) -> bytes written`: `what` is one of [`super::kinfo`].
     pub const KERNEL_INFO: u64 = 0x1003;
+    /// `thread_create(entry, stack_top, arg, tls) -> tid`: a new task in the caller's address space (same
+    /// process: getpid is the leader's pid), entered at `entry` with RDI = arg, RSP = stack_top and the
+    /// FS base = tls. The creator is its parent (wait4 joins it). `exit` ends one thread, `exit_group`
+    /// all threads of the process.
+    pub const THREAD_CREATE: u64 = 0x1004;
+    /// `server_register(kind, endpoint_handle) -> 0`: become the memory server (kind
+    /// [`super::memd::SERVER_KIND`]); the kernel then forwards brk/mmap/munmap/mprotect/mremap to it. Needs
+    /// [`super::cap::VM_OTHER`].
+    pub const SERVER_REGISTER: u64 = 0x1005;
+    /// `proc_text(which, buf, len, offset) -> bytes`: a kernel-owned /proc text ([`super::proc_text`]),
+    /// from byte `offset` on (0 at the end).
+    pub const PROC_TEXT: u64 = 0x1006;
+    /// `memd_text(op, pid, buf, len, offset) -> bytes`: a memd-owned text (op `memd::OP_MAPS`, `OP_SMAPS`,
+    /// `OP_STATUS`; pid 0 = the caller's process), asked of memd by the kernel on the caller's behalf.
+    pub const MEMD_TEXT: u64 = 0x1007;
 
     /// `endpoint_create() -> handle`.
     pub const ENDPOINT_CREATE: u64 = 0x1010;
@@ -76,6 +94,12 @@ pub mod nr {
     pub const VM_UNMAP: u64 = 0x1021;
     /// `vm_protect(pid, addr, len, prot) -> 0`.
     pub const VM_PROTECT: u64 = 0x1022;
+    /// `vm_ranges(pid, buf, len) -> count`: the ranges of pid's address space as [`super::RangeInfo`]s, in
+    /// address order (as many as fit in `len` bytes; the return value is the total count).
+    pub const VM_RANGES: u64 = 0x1023;
+    /// `vm_move(pid, old_addr, len, new_addr) -> new_addr`: moves `[old_addr, old_addr + len)` — range and
+    /// pages — to `new_addr`, which must be free (mremap's mechanism).
+    pub const VM_MOVE: u64 = 0x1024;
 }
 
 /// Negative errno values come back in RAX; these are the Linux numbers.
@@ -97,7 +121,10 @@ pub mod errno {
     pub const EPIPE: i64 = 32;
     pub const EMFILE: i64 = 24;
     pub const ENOSYS: i64 = 38;
+    pub const EDEADLK: i64 = 35;
+    pub const ENODEV: i64 = 19;
     pub const EMSGSIZE: i64 = 90;
+    pub const ETIMEDOUT: i64 = 110;
 }
 
 /// Signal numbers (Linux). A task has no handlers: every signal but 0 ends it.
@@ -142,6 +169,99 @@ pub mod vm {
     pub const POPULATE: u64 = 1 << 1;
     /// Shared (children do not get a copy-on-write copy).
     pub const SHARED: u64 = 1 << 2;
+    /// A stack that grows down: a fault in the gap just below it extends it (MAP_GROWSDOWN).
+    pub const GROWSDOWN: u64 = 1 << 3;
+    /// The range is the heap (reported as `[heap]`).
+    pub const HEAP: u64 = 1 << 4;
+}
+
+/// What a range holds (`RangeInfo::kind`).
+pub mod range_kind {
+    pub const ANONYMOUS: u64 = 0;
+    /// The program image (its module's pages, copy-on-write when writable).
+    pub const IMAGE: u64 = 1;
+    /// The initial stack.
+    pub const STACK: u64 = 2;
+    pub const HEAP: u64 = 3;
+}
+
+/// One range of an address space, as `vm_ranges` reports it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RangeInfo {
+    pub start: u64,
+    pub end: u64,
+    /// `prot` bits.
+    pub prot: u64,
+    /// `range_kind` value.
+    pub kind: u64,
+    /// `vm` flags it was created with (SHARED, GROWSDOWN, HEAP).
+    pub flags: u64,
+    /// Pages present: private (anonymous or copied) and still the module's own (shared, clean).
+    pub resident_private: u64,
+    pub resident_shared: u64,
+    /// Private pages written since they were mapped (dirty).
+    pub dirty: u64,
+}
+
+/// The memory server protocol: the kernel forwards Linux's memory calls to memd as an IPC call on the
+/// caller's behalf (DESIGN §6). The badge is the caller's (see [`badge`]); the reply status is the
+/// syscall's result (an address, 0, or -errno).
+///
+/// Words: w0 = op | prot << 8 | flags << 32; w1, w2, w3 = the call's arguments as listed per op.
+pub mod memd {
+    /// `server_register` kind of the memory server.
+    pub const SERVER_KIND: u64 = 1;
+    /// brk(addr): w1 = addr.
+    pub const OP_BRK: u64 = 1;
+    /// mmap(addr, len, prot, flags, fd, off): w1 = addr, w2 = len, w3 = fd (off must be 0: no files).
+    pub const OP_MMAP: u64 = 2;
+    /// munmap(addr, len): w1, w2.
+    pub const OP_MUNMAP: u64 = 3;
+    /// mprotect(addr, len, prot): w1, w2.
+    pub const OP_MPROTECT: u64 = 4;
+    /// mremap(old, old_len, new_len, flags): w1, w2, w3 (MREMAP_FIXED is not supported).
+    pub const OP_MREMAP: u64 = 5;
+    /// Text of /proc/PID/maps, smaps or status into the reply's bulk buffer: w1 = pid, w2 = byte offset
+    /// into the text (texts longer than a page are read in pieces), w3 = the process's serial (see
+    /// [`super::badge`]). Reply status = bytes.
+    pub const OP_MAPS: u64 = 16;
+    pub const OP_SMAPS: u64 = 17;
+    pub const OP_STATUS: u64 = 18;
+    /// Packs the first word.
+    pub const fn word0(op: u64, prot: u64, flags: u64) -> u64 {
+        op | (prot & 0xff) << 8 | (flags & 0xffff_ffff) << 32
+    }
+}
+
+/// Linux mmap/mremap flags (the subset memd implements).
+pub mod mman {
+    pub const MAP_SHARED: u64 = 0x01;
+    pub const MAP_PRIVATE: u64 = 0x02;
+    pub const MAP_FIXED: u64 = 0x10;
+    pub const MAP_ANONYMOUS: u64 = 0x20;
+    pub const MAP_GROWSDOWN: u64 = 0x100;
+    pub const MAP_NORESERVE: u64 = 0x4000;
+    pub const MAP_POPULATE: u64 = 0x8000;
+    pub const MAP_STACK: u64 = 0x20000;
+    pub const MAP_FIXED_NOREPLACE: u64 = 0x100000;
+    pub const MREMAP_MAYMOVE: u64 = 1;
+    pub const MREMAP_FIXED: u64 = 2;
+    pub const MAP_FAILED: u64 = u64::MAX;
+}
+
+/// `proc_text` selectors: the kernel-owned texts of DESIGN §8, in Linux's formats.
+pub mod proc_text {
+    pub const MEMINFO: u64 = 0;
+    pub const BUDDYINFO: u64 = 1;
+    pub const PAGETYPEINFO: u64 = 2;
+    pub const ZONEINFO: u64 = 3;
+    pub const VMSTAT: u64 = 4;
+    pub const SLABINFO: u64 = 5;
+    pub const VMALLOCINFO: u64 = 6;
+    /// `/proc/PATH` names, by selector.
+    pub const NAMES: [&str; 7] =
+        ["meminfo", "buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "slabinfo", "vmallocinfo"];
 }
 
 /// `kernel_info` selectors.
@@ -150,6 +270,10 @@ pub mod kinfo {
     pub const MEMINFO: u64 = 0;
     /// The TSC frequency in kHz as a `u64`.
     pub const TSC_KHZ: u64 = 1;
+    /// `randomize_va_space` (0, 1 or 2) as a `u64`.
+    pub const RANDOMIZE_VA_SPACE: u64 = 2;
+    /// 16 random bytes from the kernel's generator.
+    pub const RANDOM: u64 = 3;
 }
 
 /// Scheduler priorities: 0 is the idle task, [`PRIORITY_MAX`] the most urgent.
@@ -157,6 +281,17 @@ pub const PRIORITY_LEVELS: u32 = 64;
 pub const PRIORITY_MAX: u32 = PRIORITY_LEVELS - 1;
 /// Priority of a task started without one.
 pub const PRIORITY_DEFAULT: u32 = 16;
+
+/// The badge a receiver gets (RAX of ipc_recv): the sender's process id in the low 32 bits and a serial
+/// number of that process above them, which tells apart two processes that reused a pid.
+pub mod badge {
+    pub const fn pid(badge: u64) -> u64 {
+        badge & 0xffff_ffff
+    }
+    pub const fn serial(badge: u64) -> u64 {
+        badge >> 32
+    }
+}
 
 /// Maximum bytes a bulk IPC transfer carries.
 pub const IPC_BULK_MAX: u64 = 4096;

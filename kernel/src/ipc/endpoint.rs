@@ -56,7 +56,8 @@ pub fn send(
     call: bool,
 ) -> Result<Option<Message>, i64> {
     let me = k.current;
-    msg.badge = u64::from(me);
+    // The badge a receiver sees is the sender's process id (and serial, `Task::badge`).
+    msg.badge = k.cur().badge();
     if k.objects.endpoint(ep).is_none() {
         return Err(-EPIPE);
     }
@@ -137,7 +138,7 @@ pub fn receive(mut k: SpinLockGuard<'_, Kernel>, ep: ObjectId) -> Result<Message
 pub fn reply(k: &mut Kernel, mut msg: Message) -> Result<(), i64> {
     let me = k.current;
     let caller = k.cur_mut().reply_to.take().ok_or(-EINVAL)?;
-    msg.badge = u64::from(me);
+    msg.badge = k.cur().badge();
     let waiting = k.task(caller).is_some_and(|t| t.state == State::Blocked(Wait::Reply(me)));
     if !waiting {
         sched::update_priority(k, me);

@@ -41,6 +41,8 @@ pub enum RangeKind {
     Image,
     /// The initial stack: anonymous, reported as `[stack]`.
     Stack,
+    /// The heap memd grows with brk: anonymous, reported as `[heap]`.
+    Heap,
 }
 
 /// One range of the address space, `[start, end)`.
@@ -51,8 +53,14 @@ pub struct Range {
     /// `abi::prot` bits.
     pub prot: u64,
     pub shared: bool,
+    /// MAP_GROWSDOWN: a fault just below it extends it downwards.
+    pub growsdown: bool,
     pub kind: RangeKind,
 }
+
+/// How far below a grows-down range a fault may land and still extend it (Linux checks the stack
+/// rlimit; one jump of this size is plenty for the programs here).
+const GROWSDOWN_REACH: u64 = 1 << 20;
 
 /// Why a user access faulted for good (the `si_code` of the SIGSEGV).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,7 +234,9 @@ impl AddressSpace {
 
     /// A free, page-aligned gap of `len` bytes, searched top-down from below the stack's guard gap.
     pub fn find_gap(&self, len: u64) -> Option<u64> {
-        let ceiling = layout::STACK_TOP - 2 * layout::STACK_BYTES - 0x1000_0000;
+        let stack =
+            self.ranges.values().find(|r| r.kind == RangeKind::Stack).map_or(layout::STACK_TOP, |r| r.start);
+        let ceiling = stack - 2 * layout::STACK_BYTES - 0x1000_0000;
         let mut top = ceiling;
         for range in self.ranges.values().rev() {
             if range.start >= top {
@@ -271,6 +281,9 @@ impl AddressSpace {
     /// Resolves a user fault at `addr` (error code bits as the CPU gives them). Returns the TLB work the
     /// caller applies when this space is loaded.
     pub fn handle_fault(&mut self, addr: u64, write: bool, exec: bool) -> Result<TlbFlush, FaultError> {
+        if self.find(addr).is_none() {
+            self.expand_stack(addr);
+        }
         let range = *self.find(addr).ok_or(FaultError::NotMapped)?;
         let allowed = if exec {
             range.prot & prot::EXEC != 0
@@ -329,6 +342,103 @@ impl AddressSpace {
             // Present and allowed: another path mapped it meanwhile (or a stale TLB entry); retry.
             Some(_) => Ok(TlbFlush::new()),
         }
+    }
+
+    /// Extends a grows-down range down to the page of `addr` when the fault is within reach below it and
+    /// one free guard page stays above the range underneath (Linux's `expand_downwards`).
+    fn expand_stack(&mut self, addr: u64) {
+        let page = addr & !(PAGE_SIZE - 1);
+        let Some(range) = self.ranges.range(addr..).next().map(|(_, r)| *r) else { return };
+        if !range.growsdown || range.start - page > GROWSDOWN_REACH || page < layout::USER_MIN {
+            return;
+        }
+        let below_end = self.ranges.range(..range.start).next_back().map_or(0, |(_, r)| r.end);
+        if below_end + PAGE_SIZE > page {
+            return;
+        }
+        self.ranges.remove(&range.start);
+        self.ranges.insert(page, Range { start: page, ..range });
+    }
+
+    /// The ranges with their resident pages, for `vm_ranges` (memd's smaps/status).
+    pub fn range_info(&self) -> alloc::vec::Vec<abi::RangeInfo> {
+        self.ranges
+            .values()
+            .map(|r| {
+                let mut info = abi::RangeInfo {
+                    start: r.start,
+                    end: r.end,
+                    prot: r.prot,
+                    kind: match r.kind {
+                        RangeKind::Anonymous => abi::range_kind::ANONYMOUS,
+                        RangeKind::Image => abi::range_kind::IMAGE,
+                        RangeKind::Stack => abi::range_kind::STACK,
+                        RangeKind::Heap => abi::range_kind::HEAP,
+                    },
+                    flags: (if r.shared { abi::vm::SHARED } else { 0 })
+                        | (if r.growsdown { abi::vm::GROWSDOWN } else { 0 })
+                        | (if r.kind == RangeKind::Heap { abi::vm::HEAP } else { 0 }),
+                    ..Default::default()
+                };
+                let _ = self.table().walk(&ReadOnlyMem, r.start..r.end, |leaf| {
+                    if Vmemmap.page(leaf.phys / PAGE_SIZE).owner == PageOwner::User as u8 {
+                        info.resident_private += 1;
+                        if leaf.flags.contains(PteFlags::DIRTY) {
+                            info.dirty += 1;
+                        }
+                    } else {
+                        info.resident_shared += 1;
+                    }
+                    ControlFlow::<()>::Continue(())
+                });
+                info
+            })
+            .collect()
+    }
+
+    /// Moves `[old, old + len)` — its ranges and its pages — to `new`, which must be free (mremap).
+    pub fn move_range(&mut self, old: u64, len: u64, new: u64) -> Result<TlbFlush, VmError> {
+        let old_end = Self::check_user_range(old, len)?;
+        let new_end = Self::check_user_range(new, len)?;
+        if old < new_end && new < old_end {
+            return Err(VmError::Invalid);
+        }
+        let mut at = old;
+        while at < old_end {
+            at = self.find(at).ok_or(VmError::NoMemory)?.end;
+        }
+        if self.overlaps(new, new_end) {
+            return Err(VmError::Exists);
+        }
+        self.split_at(old);
+        self.split_at(old_end);
+        let moved: alloc::vec::Vec<Range> = self.ranges.range(old..old_end).map(|(_, r)| *r).collect();
+        let mut leaves = alloc::vec::Vec::new();
+        let _ = self.table().walk(&ReadOnlyMem, old..old_end, |leaf| {
+            leaves.push(leaf);
+            ControlFlow::<()>::Continue(())
+        });
+        let (table, mut mem) = self.split();
+        let flush = match table.unmap_range(&mut mem, old, len, EmptyTables::Free) {
+            Ok(report) => report.flush,
+            Err(_) => return Err(VmError::Invalid),
+        };
+        for leaf in &leaves {
+            let virt = leaf.virt - old + new;
+            if table.map(&mut mem, virt, leaf.phys, PageSize::Size4K, leaf.flags).is_err() {
+                // Out of table pages half-way: the page stays owned; report the failure (its frame is
+                // freed so nothing leaks).
+                if Vmemmap.page(leaf.phys / PAGE_SIZE).owner == PageOwner::User as u8 {
+                    put_user_page(leaf.phys / PAGE_SIZE);
+                }
+            }
+        }
+        for r in moved {
+            self.ranges.remove(&r.start);
+            let start = r.start - old + new;
+            self.ranges.insert(start, Range { start, end: r.end - old + new, ..r });
+        }
+        Ok(flush)
     }
 
     fn mem_ro(&self) -> ReadOnlyMem {

@@ -77,6 +77,8 @@ unsafe impl Pod for i64 {}
 // SAFETY: as above.
 unsafe impl Pod for i32 {}
 // SAFETY: as above.
+unsafe impl Pod for u32 {}
+// SAFETY: as above.
 unsafe impl Pod for [u64; 2] {}
 // SAFETY: repr(C) structs of u32/u64 fields without padding.
 unsafe impl Pod for abi::SpawnAttr {}
@@ -86,6 +88,8 @@ unsafe impl Pod for abi::IpcBulk {}
 unsafe impl Pod for abi::MemInfo {}
 // SAFETY: as above.
 unsafe impl Pod for abi::TaskInfo {}
+// SAFETY: as above.
+unsafe impl Pod for abi::RangeInfo {}
 
 /// An untrusted user pointer to one `T`.
 #[derive(Clone, Copy, Debug)]

@@ -20,15 +20,16 @@ use crate::printk::{self, Level};
 
 const MAX_ZONES: usize = MAX_NUMNODES * MAX_NR_ZONES;
 
-/// Snapshots of every zone of every online node.
+/// Snapshots of every zone of every online node. The reports live on the heap: a task's 16 KiB kernel
+/// stack could not hold one per possible zone.
 pub struct Snapshot {
-    zones: heapless::Vec<&'static Zone, MAX_ZONES>,
-    reports: heapless::Vec<ZoneReport, MAX_ZONES>,
+    zones: alloc::vec::Vec<&'static Zone>,
+    reports: alloc::vec::Vec<ZoneReport>,
 }
 
 impl Snapshot {
     pub fn take() -> Self {
-        let mut snap = Snapshot { zones: heapless::Vec::new(), reports: heapless::Vec::new() };
+        let mut snap = Snapshot { zones: alloc::vec::Vec::new(), reports: alloc::vec::Vec::new() };
         let map = Vmemmap;
         for (nid, zone) in mmzone::all_zones() {
             let mut pcp_reports = heapless::Vec::new();
@@ -57,8 +58,8 @@ impl Snapshot {
                 },
                 pcp: pcp_reports,
             };
-            let _ = snap.zones.push(zone);
-            let _ = snap.reports.push(report);
+            snap.zones.push(zone);
+            snap.reports.push(report);
         }
         snap
     }

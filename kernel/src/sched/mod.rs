@@ -232,14 +232,19 @@ pub fn tick(frame: &mut TrapFrame) {
         return;
     }
     let now = tsc::uptime_ns();
-    let sleepers: Vec<Pid> = k
+    let sleepers: Vec<(Pid, bool)> = k
         .tasks
         .values()
-        .filter(|t| t.state == State::Blocked(Wait::Sleep) && t.wake_at_ns <= now)
-        .map(|t| t.pid)
+        .filter_map(|t| match t.state {
+            State::Blocked(Wait::Sleep) if t.wake_at_ns <= now => Some((t.pid, false)),
+            State::Blocked(Wait::Futex { .. }) if t.wake_at_ns != 0 && t.wake_at_ns <= now => {
+                Some((t.pid, true))
+            }
+            _ => None,
+        })
         .collect();
-    for pid in sleepers {
-        make_ready(&mut k, pid);
+    for (pid, timed_out) in sleepers {
+        wake(&mut k, pid, if timed_out { -abi::errno::ETIMEDOUT } else { 0 });
     }
     let idle = k.current == k.idle;
     if !idle {

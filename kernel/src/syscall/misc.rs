@@ -32,12 +32,21 @@ pub fn write(a: Args) -> Result {
     Ok(done)
 }
 
+/// getpid: the process id (the thread group's leader).
 pub fn getpid() -> Result {
+    Ok(u64::from(KERNEL.lock().cur().tgid))
+}
+
+/// gettid: the calling thread's own id.
+pub fn gettid() -> Result {
     Ok(u64::from(KERNEL.lock().current))
 }
 
+/// getppid: the parent of the process (of its leader; a thread's creator is in the same process).
 pub fn getppid() -> Result {
-    Ok(u64::from(KERNEL.lock().cur().parent))
+    let k = KERNEL.lock();
+    let me = k.cur();
+    Ok(u64::from(k.task(me.tgid).map_or(me.parent, |leader| leader.parent)))
 }
 
 pub fn sched_yield() -> Result {
@@ -116,6 +125,22 @@ pub fn kernel_info(a: Args) -> Result {
             out.write(&info)?;
             Ok(size_of::<MemInfo>() as u64)
         }
+        kinfo::RANDOMIZE_VA_SPACE => {
+            if len < 8 {
+                return Err(-EINVAL);
+            }
+            let value = u64::from(KERNEL.lock().randomize_va_space);
+            UserPtr::<u64>::new(buf)?.write(&value)?;
+            Ok(8)
+        }
+        kinfo::RANDOM => {
+            if len < 16 {
+                return Err(-EINVAL);
+            }
+            let bytes = [crate::random::next_u64(), crate::random::next_u64()];
+            UserPtr::<[u64; 2]>::new(buf)?.write(&bytes)?;
+            Ok(16)
+        }
         kinfo::TSC_KHZ => {
             if len < 8 {
                 return Err(-EINVAL);
@@ -125,4 +150,31 @@ pub fn kernel_info(a: Args) -> Result {
         }
         _ => Err(-EINVAL),
     }
+}
+
+/// proc_text(which, buf, len, offset): a kernel-owned /proc text, from `offset` on.
+pub fn proc_text(a: Args) -> Result {
+    use abi::proc_text as t;
+    let [which, buf, len, offset, ..] = a.0;
+    UserSlice::new(buf, len)?;
+    let mut text = alloc::string::String::new();
+    let snap = || crate::mm::vmstat::Snapshot::take();
+    let written = match which {
+        t::MEMINFO => mm_core::proc::meminfo(&mut text, &snap().meminfo()),
+        t::BUDDYINFO => snap().buddyinfo(&mut text),
+        t::PAGETYPEINFO => snap().pagetypeinfo(&mut text),
+        t::ZONEINFO => snap().zoneinfo(&mut text),
+        t::VMSTAT => snap().vmstat(&mut text),
+        t::SLABINFO => crate::mm::slab::slabinfo(&mut text),
+        t::VMALLOCINFO => crate::mm::vmalloc::vmallocinfo(&mut text),
+        _ => return Err(-EINVAL),
+    };
+    if written.is_err() {
+        return Err(-abi::errno::ENOMEM);
+    }
+    let bytes = text.as_bytes();
+    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+    let n = (bytes.len() - start).min(len as usize);
+    UserSlice::new(buf, n as u64)?.write(&bytes[start..start + n])?;
+    Ok(n as u64)
 }

@@ -6,6 +6,7 @@
 //! value goes to RAX; IPC calls also return message words in RSI, RDX, R10 and R8. On the way out the
 //! task yields to a more urgent one that became ready meanwhile.
 
+mod futex;
 mod ipc;
 mod misc;
 mod task;
@@ -35,16 +36,24 @@ extern "C" fn syscall_dispatch(frame: &mut TrapFrame) {
         nr::READ => Err(-abi::errno::EBADF),
         nr::WRITE => misc::write(a),
         nr::GETPID => misc::getpid(),
-        nr::GETTID => misc::getpid(),
+        nr::GETTID => misc::gettid(),
         nr::GETPPID => misc::getppid(),
         nr::SCHED_YIELD => misc::sched_yield(),
         nr::NANOSLEEP => misc::nanosleep(a),
         nr::CLOCK_GETTIME => misc::clock_gettime(a),
         nr::ARCH_PRCTL => misc::arch_prctl(a),
-        nr::EXIT | nr::EXIT_GROUP => task::exit(a),
+        nr::EXIT => task::exit(a),
+        nr::EXIT_GROUP => task::exit_group(a),
+        nr::THREAD_CREATE => task::thread_create(a),
+        nr::FUTEX => futex::futex(a),
+        nr::SERVER_REGISTER => vm::server_register(a),
+        nr::PROC_TEXT => misc::proc_text(a),
+        nr::MEMD_TEXT => vm::memd_text(a),
+        nr::VM_RANGES => vm::vm_ranges(a),
+        nr::VM_MOVE => vm::vm_move(a),
         nr::WAIT4 => task::wait4(a),
         nr::KILL => task::kill(a),
-        nr::MMAP | nr::MUNMAP | nr::MPROTECT | nr::BRK | nr::MREMAP => vm::posix_memory(frame.rax),
+        nr::MMAP | nr::MUNMAP | nr::MPROTECT | nr::BRK | nr::MREMAP => vm::forward_to_memd(frame.rax, a),
         nr::SPAWN => task::spawn(a),
         nr::SET_PRIORITY => task::set_priority(a),
         nr::TASK_INFO => task::task_info(a),

@@ -9,8 +9,30 @@ use super::{Args, Result};
 use crate::mm::uaccess::{UserPtr, UserSlice};
 use crate::task::{self, KERNEL, Pid};
 
+/// exit(code): ends the calling thread.
 pub fn exit(a: Args) -> Result {
     task::exit::exit_current(wait::exited(a.0[0] as u8))
+}
+
+/// exit_group(code): ends every thread of the calling process, then the caller.
+pub fn exit_group(a: Args) -> Result {
+    let status = wait::exited(a.0[0] as u8);
+    let mut k = KERNEL.lock();
+    let (me, tgid) = (k.current, k.cur().tgid);
+    let remains = task::exit::kill_threads(&mut k, tgid, me, status);
+    drop(k);
+    remains.free();
+    task::exit::exit_current(status)
+}
+
+/// thread_create(entry, stack_top, arg, tls).
+pub fn thread_create(a: Args) -> Result {
+    let [entry, stack_top, arg, tls, ..] = a.0;
+    let user = abi::layout::USER_MIN..abi::layout::USER_END;
+    if !user.contains(&entry) || !user.contains(&stack_top) || (tls != 0 && !user.contains(&tls)) {
+        return Err(-EINVAL);
+    }
+    task::spawn::thread_create(entry, stack_top & !0xf, arg, tls).map(u64::from)
 }
 
 /// wait4(pid, status, options, rusage): pid > 0 one child, -1 (or 0, no process groups) any child.
@@ -60,13 +82,21 @@ pub fn kill(a: Args) -> Result {
         return Ok(0);
     }
     let status = wait::signaled(signal as u8);
-    if pid == me {
-        drop(k);
-        task::exit::exit_current(status);
-    }
-    let remains = task::exit::kill_other(&mut k, pid, status);
+    // A signal to a process (its leader's pid) ends all its threads; to a thread, that thread.
+    let whole_process = k.task(pid).is_some_and(|t| t.tgid == pid);
+    let my_tgid = k.cur().tgid;
+    let remains = if whole_process {
+        task::exit::kill_threads(&mut k, pid, me, status)
+    } else if pid != me {
+        task::exit::kill_other(&mut k, pid, status)
+    } else {
+        task::exit::Remains::default()
+    };
     drop(k);
     remains.free();
+    if pid == me || (whole_process && my_tgid == pid) {
+        task::exit::exit_current(status);
+    }
     Ok(0)
 }
 

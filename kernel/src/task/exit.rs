@@ -111,6 +111,24 @@ pub fn kill_other(k: &mut Kernel, pid: Pid, status: i32) -> Remains {
     remains
 }
 
+/// Ends every live task of process `tgid` except `except` (exit_group, or a signal to a process);
+/// returns what to free once unlocked.
+pub fn kill_threads(k: &mut Kernel, tgid: Pid, except: Pid, status: i32) -> Remains {
+    let victims: Vec<Pid> = k
+        .tasks
+        .values()
+        .filter(|t| t.tgid == tgid && t.pid != except && t.is_alive())
+        .map(|t| t.pid)
+        .collect();
+    let mut all = Remains::default();
+    for pid in victims {
+        let r = kill_other(k, pid, status);
+        all.stacks.extend(r.stacks);
+        all.spaces.extend(r.spaces);
+    }
+    all
+}
+
 /// Init ended: report, then stop the machine (the status is the verdict of a test run).
 fn init_ended(name: &str, status: i32) -> ! {
     if wait::if_exited(status) {
@@ -219,5 +237,13 @@ pub fn force_fatal_signal(frame: &TrapFrame, signal: u64, what: &str, address: O
             frame.error_code
         ),
     }
-    exit_current(wait::signaled(signal as u8))
+    // A fatal signal ends the whole process, every thread of it (as on Linux).
+    let status = wait::signaled(signal as u8);
+    let remains = {
+        let mut k = KERNEL.lock();
+        let tgid = k.cur().tgid;
+        kill_threads(&mut k, tgid, pid, status)
+    };
+    remains.free();
+    exit_current(status)
 }

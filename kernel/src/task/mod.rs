@@ -70,6 +70,8 @@ pub enum Wait {
     Child(Option<Pid>),
     /// The clock to reach `wake_at_ns`.
     Sleep,
+    /// A futex wake-up on (address space, user address); also ends at `wake_at_ns` when it is not 0.
+    Futex { space: usize, addr: u64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +86,12 @@ pub enum State {
 /// A task.
 pub struct Task {
     pub pid: Pid,
+    /// The process (thread group) it belongs to: the pid of the task that started it; threads made by
+    /// `thread_create` share it and the address space.
+    pub tgid: Pid,
+    /// A number unique to the process (31 bits, counting up), so servers can tell apart two processes
+    /// that got the same pid one after the other.
+    pub serial: u32,
     pub parent: Pid,
     pub comm: Comm,
     pub state: State,
@@ -132,6 +140,11 @@ impl Task {
         Some(self.handles.len() as u32)
     }
 
+    /// The badge a receiver sees for this task: its process id, and the process serial above bit 32.
+    pub fn badge(&self) -> u64 {
+        u64::from(self.tgid) | u64::from(self.serial) << 32
+    }
+
     pub fn handle(&self, number: u64) -> Option<Handle> {
         let index = usize::try_from(number).ok()?.checked_sub(1)?;
         self.handles.get(index).copied().flatten()
@@ -153,6 +166,11 @@ pub struct Kernel {
     /// Kernel page-table root (for kernel threads).
     pub kernel_root: u64,
     pub started: bool,
+    /// The memory server's endpoint and process, once it registered (brk/mmap go to it).
+    pub memd: Option<(crate::ipc::ObjectId, Pid)>,
+    pub next_serial: u32,
+    /// `randomize_va_space`.
+    pub randomize_va_space: u8,
 }
 
 impl Kernel {
@@ -168,6 +186,9 @@ impl Kernel {
             dead: Vec::new(),
             kernel_root: 0,
             started: false,
+            memd: None,
+            next_serial: 1,
+            randomize_va_space: 2,
         }
     }
 
@@ -234,7 +255,7 @@ pub fn current_aspace() -> Option<Arc<SpinLock<AddressSpace>>> {
 
 /// `[bottom, top)` of the running task's kernel stack, for the hardened-usercopy check.
 pub fn current_stack_bounds() -> Option<(u64, u64)> {
-    let k = KERNEL.try_lock()?;
-    let stack = k.task(k.current)?.kstack?;
-    Some((stack.bottom, stack.top))
+    // The per-CPU copy the scheduler keeps for the syscall entry: no lock needed.
+    let top = crate::arch::x86_64::percpu::kernel_rsp();
+    (top != 0).then(|| (top - crate::mm::vmalloc::KERNEL_STACK_SIZE, top))
 }

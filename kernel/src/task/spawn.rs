@@ -58,6 +58,7 @@ fn load_segments(
             end: seg.page_end(),
             prot: prot_of(seg),
             shared: false,
+            growsdown: false,
             kind: RangeKind::Image,
         })?;
         let file_end = seg.vaddr + seg.file_bytes;
@@ -81,15 +82,31 @@ fn load_segments(
     Ok(())
 }
 
+/// How far down a randomized stack top may move (Linux: 22 bits of pages on x86-64, 16 GiB).
+const STACK_RANDOM_BYTES: u64 = 1 << 34;
+/// Program images must end below this (the lowest possible stack, its guard gap, and room to spare).
+const IMAGE_LIMIT: u64 = layout::STACK_TOP - STACK_RANDOM_BYTES - 2 * layout::STACK_BYTES;
+
+/// The top of a new task's stack: fixed, or (randomize_va_space ≥ 1) moved down by a random number of
+/// pages, as Linux's `randomize_stack_top`.
+fn stack_top(randomize: u8) -> u64 {
+    if randomize == 0 {
+        return layout::STACK_TOP;
+    }
+    let pages = crate::random::next_u64() % (STACK_RANDOM_BYTES / PAGE_SIZE);
+    layout::STACK_TOP - pages * PAGE_SIZE
+}
+
 /// Builds the initial stack (argv, envp, auxv as the SysV ABI lays them out) and maps its pages.
-fn setup_stack(aspace: &mut AddressSpace, plan: &LoadPlan, argv: &[&[u8]]) -> Result<u64, i64> {
-    let stack_start = layout::STACK_TOP - layout::STACK_BYTES;
+fn setup_stack(aspace: &mut AddressSpace, plan: &LoadPlan, argv: &[&[u8]], top: u64) -> Result<u64, i64> {
+    let stack_start = top - layout::STACK_BYTES;
     aspace
         .add_range(Range {
             start: stack_start,
-            end: layout::STACK_TOP,
+            end: top,
             prot: prot::READ | prot::WRITE,
             shared: false,
+            growsdown: false,
             kind: RangeKind::Stack,
         })
         .map_err(|e| -e.errno())?;
@@ -111,12 +128,12 @@ fn setup_stack(aspace: &mut AddressSpace, plan: &LoadPlan, argv: &[&[u8]]) -> Re
     random[..8].copy_from_slice(&crate::random::next_u64().to_le_bytes());
     random[8..].copy_from_slice(&crate::random::next_u64().to_le_bytes());
     let mut buf = alloc::vec![0u8; 2 * PAGE_SIZE as usize];
-    let image = elfload::build_stack(layout::STACK_TOP, &mut buf, argv, &[], &auxv, random, b"x86_64")
+    let image = elfload::build_stack(top, &mut buf, argv, &[], &auxv, random, b"x86_64")
         .map_err(|_| -abi::errno::E2BIG)?;
-    let used_start = layout::STACK_TOP - image.used as u64;
-    let buf_base = layout::STACK_TOP - buf.len() as u64;
+    let used_start = top - image.used as u64;
+    let buf_base = top - buf.len() as u64;
     let mut page = used_start & !(PAGE_SIZE - 1);
-    while page < layout::STACK_TOP {
+    while page < top {
         let from = (page - buf_base) as usize;
         let chunk = &buf[from..from + PAGE_SIZE as usize];
         aspace.map_new_page(page, |dst| dst.copy_from_slice(chunk)).map_err(|e| -e.errno())?;
@@ -165,6 +182,8 @@ fn initial_user_context(stack_top: u64, entry: u64, sp: u64) -> u64 {
 fn new_task(pid: Pid, parent: Pid, comm: Comm, priority: u8, caps: u32) -> Task {
     Task {
         pid,
+        tgid: pid,
+        serial: 0,
         parent,
         comm,
         state: State::Ready,
@@ -193,14 +212,13 @@ pub fn spawn(req: SpawnRequest<'_>) -> Result<Pid, i64> {
     let Some(module) = modules::find(req.name) else {
         return Err(-ENOENT);
     };
-    let plan =
-        match elfload::plan(module.bytes, layout::USER_MIN, layout::STACK_TOP - 2 * layout::STACK_BYTES) {
-            Ok(plan) => plan,
-            Err(why) => {
-                pr_err!("exec: {}: {why}: refused", req.name);
-                return Err(-ENOEXEC);
-            }
-        };
+    let plan = match elfload::plan(module.bytes, layout::USER_MIN, IMAGE_LIMIT) {
+        Ok(plan) => plan,
+        Err(why) => {
+            pr_err!("exec: {}: {why}: refused", req.name);
+            return Err(-ENOEXEC);
+        }
+    };
     let mut aspace = AddressSpace::new().ok_or(-ENOMEM)?;
     if let Err(e) = load_segments(&mut aspace, &plan, &module) {
         pr_err!("exec: {}: cannot map its segments ({e:?})", req.name);
@@ -209,13 +227,16 @@ pub fn spawn(req: SpawnRequest<'_>) -> Result<Pid, i64> {
     let mut argv: Vec<&[u8]> = Vec::with_capacity(req.args.len() + 1);
     argv.push(req.name.as_bytes());
     argv.extend_from_slice(req.args);
-    let sp = setup_stack(&mut aspace, &plan, &argv)?;
+    let randomize = KERNEL.lock().randomize_va_space;
+    let sp = setup_stack(&mut aspace, &plan, &argv, stack_top(randomize))?;
     let stack = vmalloc::alloc_kernel_stack("task").ok_or(-ENOMEM)?;
     let saved_rsp = initial_user_context(stack.top, plan.entry, sp);
 
     let mut k = KERNEL.lock();
     let pid = k.alloc_pid();
     let mut task = new_task(pid, req.parent, Comm::new(req.name), req.priority, req.caps);
+    task.serial = k.next_serial;
+    k.next_serial = (k.next_serial + 1) & 0x7fff_ffff;
     task.kstack = Some(stack);
     task.saved_rsp = saved_rsp;
     task.aspace = Some(Arc::new(SpinLock::new(aspace)));
@@ -225,6 +246,52 @@ pub fn spawn(req: SpawnRequest<'_>) -> Result<Pid, i64> {
         k.objects.get_ref(handle.object);
         task.handles.push(Some(handle));
     }
+    k.tasks.insert(pid, Box::new(task));
+    k.task_mut(pid).expect("just inserted").state = State::Blocked(super::Wait::Sleep);
+    crate::sched::make_ready(&mut k, pid);
+    Ok(pid)
+}
+
+/// Starts a thread of the running task's process: same address space, capabilities, priority and a copy
+/// of its handles; entered at `entry` with RDI = `arg`, RSP = `stack_top` and FS base = `tls`.
+pub fn thread_create(entry: u64, stack_top: u64, arg: u64, tls: u64) -> Result<Pid, i64> {
+    let stack = vmalloc::alloc_kernel_stack("thread").ok_or(-ENOMEM)?;
+    let saved_rsp = initial_user_context(stack.top, entry, stack_top);
+    // SAFETY: the frame was just written at the top of this fresh stack by `initial_user_context`.
+    unsafe { (*((stack.top - size_of::<TrapFrame>() as u64) as *mut TrapFrame)).rdi = arg };
+    let mut k = KERNEL.lock();
+    let (tgid, serial, parent_pid, comm, priority, caps, aspace, handles) = {
+        let me = k.cur();
+        (
+            me.tgid,
+            me.serial,
+            me.pid,
+            me.comm,
+            me.base_priority,
+            me.caps,
+            me.aspace.clone(),
+            me.handles.clone(),
+        )
+    };
+    let Some(aspace) = aspace else {
+        drop(k);
+        vmalloc::free_kernel_stack(stack);
+        return Err(-abi::errno::EINVAL);
+    };
+    let pid = k.alloc_pid();
+    let mut task = new_task(pid, parent_pid, comm, priority, caps);
+    task.tgid = tgid;
+    task.serial = serial;
+    task.kstack = Some(stack);
+    task.saved_rsp = saved_rsp;
+    task.aspace = Some(aspace);
+    task.user = true;
+    task.fs_base = tls;
+    task.kernel_stack_pages = KERNEL_STACK_SIZE / PAGE_SIZE;
+    for handle in handles.iter().flatten() {
+        k.objects.get_ref(handle.object);
+    }
+    task.handles = handles;
     k.tasks.insert(pid, Box::new(task));
     k.task_mut(pid).expect("just inserted").state = State::Blocked(super::Wait::Sleep);
     crate::sched::make_ready(&mut k, pid);
@@ -252,9 +319,10 @@ fn create_idle(k: &mut Kernel) -> Result<Pid, &'static str> {
 
 /// Starts `init` (pid 1, every capability) and switches from the boot stack into the scheduler; never
 /// returns. Without an init program the idle task runs alone.
-pub fn start(init: &str, args: &[&[u8]]) -> ! {
+pub fn start(init: &str, args: &[&[u8]], randomize_va_space: u8) -> ! {
     {
         let mut k = KERNEL.lock();
+        k.randomize_va_space = randomize_va_space;
         // SAFETY: reading CR3 has no side effects; it holds the kernel's page table at this point.
         k.kernel_root = unsafe { x86::controlregs::cr3() };
         if let Err(why) = create_idle(&mut k) {

@@ -49,6 +49,9 @@ const LINUX_BLOCKING: [u64; 28] = [
 /// timer_settime, exit_group, tgkill, rt_tgsigqueueinfo, execveat, clone3. (kill is filtered by pid.)
 const LINUX_ENDING: [u64; 19] =
     [15, 37, 38, 56, 57, 58, 59, 60, 101, 129, 169, 200, 222, 223, 231, 234, 297, 322, 435];
+/// Native calls that multiply the task: a thread started at a random address faults, and a fatal signal
+/// ends the whole process (as on Linux), so the child would die before making its calls.
+const NATIVE_ENDING: [u64; 1] = [nr::THREAD_CREATE];
 /// Native calls that block until another task acts.
 const NATIVE_BLOCKING: [u64; 5] =
     [nr::IPC_SEND, nr::IPC_RECV, nr::IPC_CALL, nr::IPC_REPLY_RECV, nr::NOTIFY_WAIT];
@@ -223,7 +226,7 @@ fn random_argument(random: &mut XorShift, (scratch, scratch_bytes): (u64, u64)) 
 fn defuse(number: u64, arguments: &mut [u64; 6], own_pid: u64, (scratch, scratch_bytes): (u64, u64)) -> bool {
     let in_scratch = |pointer: u64| pointer.wrapping_sub(scratch) < scratch_bytes;
     let number = number & 0xffff_ffff;
-    if LINUX_BLOCKING.contains(&number) || LINUX_ENDING.contains(&number) {
+    if LINUX_BLOCKING.contains(&number) || LINUX_ENDING.contains(&number) || NATIVE_ENDING.contains(&number) {
         return false;
     }
     match number {

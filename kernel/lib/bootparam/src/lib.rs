@@ -159,6 +159,9 @@ pub struct BootParams<'a> {
     pub highmem: Option<u64>,
     /// `nokaslr`: fixed virtual bases for the direct map, vmalloc and vmemmap.
     pub nokaslr: bool,
+    /// `randomize_va_space=0|1|2`: user address-space randomization (1: stack and mmap base; 2: also the
+    /// heap). Default 2, as Linux.
+    pub randomize_va_space: u8,
     /// `test=NAME`: run the in-kernel test NAME and exit QEMU with its result.
     pub test: Option<&'a str>,
     /// `init=PROGRAM`: the first user program.
@@ -186,6 +189,7 @@ impl<'a> BootParams<'a> {
             slub_debug: None,
             highmem: None,
             nokaslr: false,
+            randomize_va_space: 2,
             test: None,
             init: None,
             init_args: split_init_args(cmdline).1,
@@ -233,6 +237,14 @@ impl<'a> BootParams<'a> {
             }
             ("numa", Some("off")) => self.numa_off = true,
             ("nokaslr", None) => self.nokaslr = true,
+            ("randomize_va_space", Some(v)) => {
+                self.randomize_va_space = match v {
+                    "0" => 0,
+                    "1" => 1,
+                    "2" => 2,
+                    _ => return Err(bad("expected 0, 1 or 2")),
+                }
+            }
             ("slub_debug", value) => self.slub_debug = Some(value.unwrap_or("")),
             ("numa", _) => return Err(bad("only numa=off exists")),
             ("memblock", _) => return Err(bad("only memblock=debug exists")),
@@ -240,7 +252,7 @@ impl<'a> BootParams<'a> {
             ("init", Some(v)) if !v.is_empty() => self.init = Some(v),
             (
                 "test" | "init" | "loglevel" | "mem" | "highmem" | "page_poison" | "init_on_alloc"
-                | "init_on_free" | "shuffle" | "page_alloc.shuffle",
+                | "init_on_free" | "shuffle" | "page_alloc.shuffle" | "randomize_va_space",
                 _,
             ) => return Err(bad("needs a value")),
             _ => return Err(Problem::Unknown(param.text)),

@@ -114,3 +114,13 @@ proptest! {
         prop_assert!(p.loglevel <= 15);
     }
 }
+
+#[test]
+fn randomize_va_space_takes_0_1_2_and_defaults_to_2() {
+    assert_eq!(BootParams::parse("").randomize_va_space, 2);
+    assert_eq!(BootParams::parse("randomize_va_space=0").randomize_va_space, 0);
+    assert_eq!(BootParams::parse("randomize_va_space=1").randomize_va_space, 1);
+    let p = BootParams::parse("randomize_va_space=3");
+    assert_eq!(p.randomize_va_space, 2);
+    assert_eq!(p.problems.len(), 1);
+}

@@ -50,6 +50,12 @@ pub fn set_kernel_rsp(top: u64) {
     unsafe { (*CPU0.0.get()).kernel_rsp = top };
 }
 
+/// The top of the running task's kernel stack (0 before the first task runs).
+pub fn kernel_rsp() -> u64 {
+    // SAFETY: a plain read of a field only the scheduler writes, on this CPU.
+    unsafe { (*CPU0.0.get()).kernel_rsp }
+}
+
 /// Reads the user FS base (thread pointer) of the running task.
 pub fn fs_base() -> u64 {
     // SAFETY: reading IA32_FS_BASE has no side effects.

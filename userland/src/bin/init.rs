@@ -1,0 +1,109 @@
+//! `init [PROGRAM ARGS…]`: the first task (pid 1). Starts the memory server memd and waits until it has
+//! registered, then runs PROGRAM (the kernel's `init=PROGRAM`) with its arguments, reaps every child that
+//! ends meanwhile (orphans are adopted by pid 1), reports how PROGRAM ended as
+//! `init: PROGRAM (pid N) exited with code C` / `… killed by signal S`, and exits with PROGRAM's code —
+//! which the kernel turns into the run's verdict when init ends.
+//!
+//! Without a PROGRAM there is nothing to run yet (the shell arrives with a later issue): init says so and
+//! keeps reaping children, so the system stays up with memd serving.
+#![no_std]
+#![no_main]
+#![deny(unsafe_code)]
+
+use abi::{cap, wait};
+use userland::sys::{self, WaitStatus, ipc};
+use userland::{Args, println};
+
+userland::entry!(main);
+
+/// memd runs above every ordinary task: a page-fault-free server that answers brk/mmap quickly.
+const MEMD_PRIORITY: u32 = 40;
+/// Bit memd signals on the notification once it is registered.
+const MEMD_READY: u64 = 1;
+
+fn main(args: &Args) -> i32 {
+    start_memd();
+    let Some(program) = args.get(1) else {
+        println!("init: no program given (init=PROGRAM); idling with memd up");
+        loop {
+            if sys::wait4(-1, 0).is_err() {
+                let _ = sys::sleep_ms(1000);
+            }
+        }
+    };
+    let rest: heapless_args::List = heapless_args::collect(args);
+    let attr = sys::spawn_attr(0, cap::ALL, &[]);
+    let pid = match sys::spawn(program, rest.as_slice(), Some(&attr)) {
+        Ok(pid) => pid,
+        Err(e) => {
+            println!("init: cannot run {program}: {e}");
+            return 127;
+        }
+    };
+    loop {
+        match sys::wait4(-1, 0) {
+            Ok((child, status)) if child == pid => {
+                println!("init: {program} (pid {pid}) {}", WaitStatus(status));
+                return if wait::if_exited(status) {
+                    i32::from(wait::exit_status(status))
+                } else {
+                    128 + i32::from(wait::term_sig(status))
+                };
+            }
+            Ok(_) => {}
+            Err(e) => {
+                println!("init: wait4: {e}");
+                return 1;
+            }
+        }
+    }
+}
+
+/// Starts memd with the capabilities it needs and waits for its "registered" signal.
+fn start_memd() {
+    let ready = match ipc::notify_create() {
+        Ok(handle) => handle,
+        Err(e) => {
+            println!("init: notify_create: {e}; memd not started");
+            return;
+        }
+    };
+    let attr = sys::spawn_attr(MEMD_PRIORITY, cap::VM | cap::VM_OTHER, &[ready]);
+    match sys::spawn("memd", &[], Some(&attr)) {
+        Ok(pid) => match ipc::notify_wait(ready) {
+            Ok(bits) if bits & MEMD_READY != 0 => {
+                println!("init: memd (pid {pid}) is serving memory requests")
+            }
+            other => println!("init: memd did not come up: {other:?}"),
+        },
+        Err(e) => println!("init: cannot start memd: {e}; brk/mmap stay unavailable"),
+    }
+    let _ = ipc::handle_close(ready);
+}
+
+/// The program's arguments (argv[2..]) as a fixed-size list of string slices (no allocator here).
+mod heapless_args {
+    use userland::Args;
+
+    const MAX: usize = 32;
+
+    pub struct List {
+        items: [&'static str; MAX],
+        len: usize,
+    }
+
+    impl List {
+        pub fn as_slice(&self) -> &[&'static str] {
+            &self.items[..self.len]
+        }
+    }
+
+    pub fn collect(args: &Args) -> List {
+        let mut list = List { items: [""; MAX], len: 0 };
+        for arg in args.iter().skip(2).take(MAX) {
+            list.items[list.len] = arg;
+            list.len += 1;
+        }
+        list
+    }
+}
