@@ -13,8 +13,10 @@ PROFILE_DIR  := $(if $(filter dev,$(PROFILE)),debug,$(PROFILE))
 OUT_DIR      := $(or $(CARGO_TARGET_DIR),target)/$(TARGET)/$(PROFILE_DIR)
 KERNEL_ELF   := $(OUT_DIR)/kernel
 # The userland programs (each a multiboot2 module of the ISO, loaded by name).
-PROGRAMS     := $(sort $(basename $(notdir $(wildcard userland/src/bin/*.rs))))
-PROGRAM_ELFS := $(addprefix $(OUT_DIR)/,$(PROGRAMS))
+PROGRAMS     := $(sort $(basename $(notdir $(wildcard userland/src/bin/*.rs userland/demos/*.rs))))
+# C programs built with gcc against libc-rs (userland/c/build.sh).
+C_PROGRAMS   := malloc_c malloc_brk_mmap
+PROGRAM_ELFS := $(addprefix $(OUT_DIR)/,$(PROGRAMS) $(C_PROGRAMS))
 BUILD        := build
 ISO          := $(BUILD)/pagoda.iso
 
@@ -27,7 +29,7 @@ QEMU         ?= qemu-system-x86_64
 OVMF_CODE    ?= /usr/share/OVMF/OVMF_CODE_4M.fd
 OVMF_VARS    ?= /usr/share/OVMF/OVMF_VARS_4M.fd
 
-APT_PACKAGES := qemu-system-x86 grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools ovmf binutils
+APT_PACKAGES := qemu-system-x86 grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools ovmf binutils gcc
 
 ifeq ($(KVM),1)
 ACCEL := -accel kvm -cpu host
@@ -79,7 +81,8 @@ deps:
 	    { echo "deps: could not add the Rust target $(TARGET)" >&2; exit 1; }
 
 kernel:
-	cargo build -p kernel -p userland --target $(TARGET) --profile $(PROFILE)
+	cargo build -p kernel -p userland -p libc-rs --target $(TARGET) --profile $(PROFILE)
+	LIBC_RS_A=$(OUT_DIR)/liblibc_rs.a userland/c/build.sh $(OUT_DIR) >/dev/null
 
 # The command line is part of the ISO, so the ISO is rebuilt whenever ARGS or GRUB_TIMEOUT change.
 $(BUILD)/iso-config: FORCE
@@ -127,7 +130,7 @@ lint:
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 	cargo fmt --all -- --check
 	cargo clippy --workspace --exclude kernel --exclude userland --all-targets -- -D warnings
-	cargo clippy -p kernel -p userland --target $(TARGET) -- -D warnings
+	cargo clippy -p kernel -p userland -p libc-rs --target $(TARGET) -- -D warnings
 	$(MAKE) -C ptmalloc-rs lint
 
 fmt:

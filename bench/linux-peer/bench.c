@@ -414,6 +414,77 @@ static void print_vulnerabilities(void)
 	umount("/sys");
 }
 
+/* ------------------------------------------------------------------------ */
+/* (f) memory calls: brk, mmap/munmap, mprotect (the in-kernel paths that     */
+/*     Pagoda serves in its memory server, memd)                              */
+/* ------------------------------------------------------------------------ */
+
+/* Each sample times MEM_BATCH pairs and reports ticks per pair.  No page is
+ * touched: these are the address-space bookkeeping costs alone. */
+#define MEM_BATCH 64
+
+/* brk_grow_shrink: the break up by 64 KiB and back down (two brk calls). */
+static void bench_brk(void)
+{
+	uint64_t per_op[SAMPLES];
+	uintptr_t base = (uintptr_t)syscall(SYS_brk, 0);
+	for (int s = -1; s < SAMPLES; s++) {
+		uint64_t t0 = ticks();
+		for (int i = 0; i < MEM_BATCH; i++) {
+			if ((uintptr_t)syscall(SYS_brk, base + 65536) != base + 65536)
+				die("brk grow");
+			syscall(SYS_brk, base);
+		}
+		uint64_t t1 = ticks();
+		if (s >= 0)
+			per_op[s] = (t1 - t0) / MEM_BATCH;
+	}
+	report("brk_grow_shrink", per_op);
+}
+
+/* mmap_munmap_<size>: an anonymous private mapping made and removed. */
+static void bench_mmap(const char *name, size_t len)
+{
+	uint64_t per_op[SAMPLES];
+	for (int s = -1; s < SAMPLES; s++) {
+		uint64_t t0 = ticks();
+		for (int i = 0; i < MEM_BATCH; i++) {
+			void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (p == MAP_FAILED)
+				die("mmap");
+			if (munmap(p, len) != 0)
+				die("munmap");
+		}
+		uint64_t t1 = ticks();
+		if (s >= 0)
+			per_op[s] = (t1 - t0) / MEM_BATCH;
+	}
+	report(name, per_op);
+}
+
+/* mprotect_pair: 16 KiB in the middle of a 64 KiB mapping to read-only and
+ * back (splits the VMA in three, then merges it again). */
+static void bench_mprotect(void)
+{
+	uint64_t per_op[SAMPLES];
+	char *p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	for (int s = -1; s < SAMPLES; s++) {
+		uint64_t t0 = ticks();
+		for (int i = 0; i < MEM_BATCH; i++) {
+			if (mprotect(p + 16384, 16384, PROT_READ) != 0)
+				die("mprotect");
+			mprotect(p + 16384, 16384, PROT_READ | PROT_WRITE);
+		}
+		uint64_t t1 = ticks();
+		if (s >= 0)
+			per_op[s] = (t1 - t0) / MEM_BATCH;
+	}
+	munmap(p, 65536);
+	report("mprotect_pair", per_op);
+}
+
 int main(void)
 {
 	/* A pipe error should show up as BENCH_ERROR, not as a signal. */
@@ -428,6 +499,10 @@ int main(void)
 	bench_pipe();
 	bench_futex();
 	bench_context_switch();
+	bench_brk();
+	bench_mmap("mmap_munmap_64k", 65536);
+	bench_mmap("mmap_munmap_100m", 100u << 20);
+	bench_mprotect();
 	say("BENCH_DONE\n");
 	power_off();
 }

@@ -30,9 +30,17 @@ pub fn repo_root() -> PathBuf {
 pub fn program_elfs() -> Vec<PathBuf> {
     let kernel = kernel_elf();
     let dir = kernel.parent().expect("the kernel ELF is in a directory");
-    let mut names: Vec<String> = std::fs::read_dir(repo_root().join("userland/src/bin"))
-        .expect("userland/src/bin")
-        .filter_map(|e| e.ok()?.path().file_stem()?.to_str().map(str::to_string))
+    // Rust programs (src/bin, demos) and C programs (userland/c, built by userland/c/build.sh).
+    let mut names: Vec<String> = [("userland/src/bin", "rs"), ("userland/demos", "rs"), ("userland/c", "c")]
+        .iter()
+        .flat_map(|&(dir, ext)| {
+            std::fs::read_dir(repo_root().join(dir)).expect("a userland program directory").filter_map(
+                move |e| {
+                    let path = e.ok()?.path();
+                    (path.extension()? == ext).then(|| path.file_stem()?.to_str().map(str::to_string))?
+                },
+            )
+        })
         .collect();
     names.sort();
     names.into_iter().map(|n| dir.join(n)).collect()

@@ -4,7 +4,7 @@
 pub mod ipc;
 
 use crate::errno::Errno;
-use crate::syscall::{syscall0, syscall1, syscall2, syscall3, syscall4, syscall5};
+use crate::syscall::{syscall0, syscall1, syscall2, syscall3, syscall4, syscall5, syscall6};
 use abi::{MemInfo, SpawnAttr, TaskInfo, nr};
 use core::fmt;
 use core::mem::size_of;
@@ -255,7 +255,7 @@ pub fn server_register(kind: u64, endpoint: u64) -> Result<u64, Errno> {
 
 /// `vm_ranges(pid, buf)`: fills `buf` with pid's ranges; returns how many there are in all.
 pub fn vm_ranges(pid: u64, buf: &mut [abi::RangeInfo]) -> Result<u64, Errno> {
-    let bytes = (buf.len() * size_of::<abi::RangeInfo>()) as u64;
+    let bytes = core::mem::size_of_val(buf) as u64;
     // SAFETY: the kernel writes at most `bytes` bytes of plain data into the caller's buffer.
     Errno::result(unsafe { syscall3(nr::VM_RANGES, pid, buf.as_mut_ptr() as u64, bytes) })
 }
@@ -267,4 +267,75 @@ pub fn vm_ranges(pid: u64, buf: &mut [abi::RangeInfo]) -> Result<u64, Errno> {
 pub unsafe fn vm_move(pid: u64, old: u64, len: u64, new: u64) -> Result<u64, Errno> {
     // SAFETY: the caller guarantees the moved memory is not in use by Rust code.
     Errno::result(unsafe { syscall4(nr::VM_MOVE, pid, old, len, new) })
+}
+
+/// Linux `brk(addr)` (raw: returns the new break, or the old one when the kernel/memd refused).
+pub fn brk(addr: u64) -> Result<u64, Errno> {
+    // SAFETY: growing the break adds memory no Rust object uses; callers shrink only what they grew.
+    Errno::result(unsafe { syscall1(nr::BRK, addr) })
+}
+
+/// Linux `mmap(addr, len, prot, flags, fd, offset)`.
+pub fn mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: i64, offset: u64) -> Result<u64, Errno> {
+    // SAFETY: without MAP_FIXED the new mapping goes where nothing is mapped; with MAP_FIXED the caller
+    // chose the range (see `munmap` for the rule).
+    Errno::result(unsafe { syscall6(nr::MMAP, addr, len, prot, flags, fd as u64, offset) })
+}
+
+/// Linux `munmap(addr, len)`.
+///
+/// # Safety
+/// No Rust object or reference may live in the range.
+pub unsafe fn munmap(addr: u64, len: u64) -> Result<u64, Errno> {
+    // SAFETY: the caller's promise.
+    Errno::result(unsafe { syscall2(nr::MUNMAP, addr, len) })
+}
+
+/// Linux `mprotect(addr, len, prot)`.
+///
+/// # Safety
+/// Code using the range must cope with the new protection.
+pub unsafe fn mprotect(addr: u64, len: u64, prot: u64) -> Result<u64, Errno> {
+    // SAFETY: the caller's promise.
+    Errno::result(unsafe { syscall3(nr::MPROTECT, addr, len, prot) })
+}
+
+/// Linux `mremap(old, old_len, new_len, flags)`.
+///
+/// # Safety
+/// The old range is gone (moved) after success: no reference into it may remain.
+pub unsafe fn mremap(old: u64, old_len: u64, new_len: u64, flags: u64) -> Result<u64, Errno> {
+    // SAFETY: the caller's promise.
+    Errno::result(unsafe { syscall4(nr::MREMAP, old, old_len, new_len, flags) })
+}
+
+/// A memd-owned text (`abi::memd::OP_MAPS`/`OP_SMAPS`/`OP_STATUS`) of process `pid` (0: this one), from
+/// byte `offset` on, into `buf`; returns the bytes written (0 at the end).
+pub fn memd_text(op: u64, pid: u64, buf: &mut [u8], offset: u64) -> Result<u64, Errno> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into the caller's buffer.
+    Errno::result(unsafe {
+        syscall5(nr::MEMD_TEXT, op, pid, buf.as_mut_ptr() as u64, buf.len() as u64, offset)
+    })
+}
+
+/// A kernel-owned /proc text (`abi::proc_text`), from byte `offset` on, into `buf`.
+pub fn proc_text(which: u64, buf: &mut [u8], offset: u64) -> Result<u64, Errno> {
+    // SAFETY: as `memd_text`.
+    Errno::result(unsafe {
+        syscall4(nr::PROC_TEXT, which, buf.as_mut_ptr() as u64, buf.len() as u64, offset)
+    })
+}
+
+/// Prints a whole /proc text (kernel- or memd-owned) to standard output, page by page.
+pub fn print_text(mut read: impl FnMut(&mut [u8], u64) -> Result<u64, Errno>) -> Result<u64, Errno> {
+    let mut page = [0u8; 4096];
+    let mut offset = 0;
+    loop {
+        let n = read(&mut page, offset)? as usize;
+        if n == 0 {
+            return Ok(offset);
+        }
+        write(1, &page[..n])?;
+        offset += n as u64;
+    }
 }

@@ -114,6 +114,7 @@ pub mod errno {
     pub const ECHILD: i64 = 10;
     pub const EAGAIN: i64 = 11;
     pub const ENOMEM: i64 = 12;
+    pub const EACCES: i64 = 13;
     pub const EFAULT: i64 = 14;
     pub const EBUSY: i64 = 16;
     pub const EEXIST: i64 = 17;
@@ -351,6 +352,8 @@ pub struct TaskInfo {
     pub kernel_stack_pages: u64,
     pub minor_faults: u64,
     pub name: [u8; 16],
+    /// The highest `rss_pages` seen (VmHWM).
+    pub rss_peak_pages: u64,
 }
 
 /// Wait status encoding (Linux): exited with code c → `c << 8`; killed by signal s → `s`.

@@ -185,12 +185,12 @@ pub fn task_info(a: Args) -> Result {
         let k = KERNEL.lock();
         let pid = if pid == 0 { k.current } else { u32::try_from(pid).map_err(|_| -ESRCH)? };
         let t = k.task(pid).ok_or(-ESRCH)?;
-        let (rss, tables, faults) = match &t.aspace {
+        let (rss, peak, tables, faults) = match &t.aspace {
             Some(a) => {
                 let a = a.lock();
-                (a.rss(), a.nr_tables(), a.minor_faults)
+                (a.rss(), a.rss_peak, a.nr_tables(), a.minor_faults)
             }
-            None => (0, 0, 0),
+            None => (0, 0, 0, 0),
         };
         TaskInfo {
             pid: u64::from(t.pid),
@@ -201,6 +201,7 @@ pub fn task_info(a: Args) -> Result {
             kernel_stack_pages: t.kernel_stack_pages,
             minor_faults: faults,
             name: t.comm.bytes(),
+            rss_peak_pages: peak,
         }
     };
     out.write(&info)?;

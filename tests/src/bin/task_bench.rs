@@ -13,11 +13,15 @@ use std::time::Duration;
 use qemu_tests::{Firmware, Scenario, kernel_elf, repo_root, run};
 
 /// Rows: our benchmark name, its label, the Linux benchmark it is compared with, the goal.
-const ROWS: [(&str, &str, &str, &str); 4] = [
+const ROWS: [(&str, &str, &str, &str); 8] = [
     ("null_syscall", "null syscall (getpid / getppid)", "null_syscall", "<= 1.0x"),
     ("demand_zero_fault", "demand-zero page fault (per 4 KiB)", "demand_zero_fault", "<= 1.0x"),
     ("ipc_roundtrip", "IPC call+reply / pipe round trip", "ipc_pipe_roundtrip", "<= 1.0x"),
     ("context_switch", "context switch (sched_yield pair)", "context_switch", "-"),
+    ("brk_grow_shrink", "brk +64K and back (memd / in-kernel)", "brk_grow_shrink", "<= 2.0x"),
+    ("mmap_munmap_64k", "mmap+munmap 64 KiB (memd / in-kernel)", "mmap_munmap_64k", "<= 2.0x"),
+    ("mmap_munmap_100m", "mmap+munmap 100 MiB untouched", "mmap_munmap_100m", "<= 2.0x"),
+    ("mprotect_pair", "mprotect split+merge pair", "mprotect_pair", "<= 2.0x"),
 ];
 
 fn parse(text: &str, prefix: &str) -> BTreeMap<String, u64> {

@@ -48,10 +48,80 @@ fn main(args: &Args) -> i32 {
             report("demand_zero_fault", demand_zero_fault());
             report("ipc_roundtrip", ipc_roundtrip());
             report("context_switch", context_switch());
+            // The memory calls go through memd (IPC on the caller's behalf); without it they are not
+            // measured.
+            if sys::brk(0).is_ok() {
+                report("brk_grow_shrink", brk_grow_shrink());
+                report("mmap_munmap_64k", mmap_munmap(64 << 10));
+                report("mmap_munmap_100m", mmap_munmap(100 << 20));
+                report("mprotect_pair", mprotect_pair());
+            }
             println!("BENCH_DONE");
             0
         }
     }
+}
+
+/// Pairs per sample of the memory-call benchmarks (as the peer's MEM_BATCH).
+const MEM_BATCH: u64 = 64;
+
+/// Times `MEM_BATCH` runs of `pair` per sample (one warm-up sample dropped).
+fn per_pair(mut pair: impl FnMut()) -> [u64; SAMPLES] {
+    let mut samples = [0; SAMPLES];
+    for sample in (0..=SAMPLES).rev() {
+        let start = sys::rdtsc();
+        for _ in 0..MEM_BATCH {
+            pair();
+        }
+        let end = sys::rdtsc();
+        if let Some(slot) = samples.get_mut(sample) {
+            *slot = (end - start) / MEM_BATCH;
+        }
+    }
+    samples
+}
+
+/// brk up by 64 KiB and back: two forwarded calls, memd's VMA update and a range map/unmap in the kernel.
+fn brk_grow_shrink() -> [u64; SAMPLES] {
+    let base = sys::brk(0).unwrap_or_else(|e| die("brk(0)", e));
+    per_pair(|| {
+        if sys::brk(base + 65536) != Ok(base + 65536) {
+            die("brk grow", Errno::ENOMEM);
+        }
+        let _ = sys::brk(base);
+    })
+}
+
+/// An anonymous private mapping of `len` bytes made and removed, untouched.
+fn mmap_munmap(len: u64) -> [u64; SAMPLES] {
+    use abi::mman::{MAP_ANONYMOUS, MAP_PRIVATE};
+    per_pair(|| {
+        let addr = sys::mmap(0, len, prot::READ | prot::WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            .unwrap_or_else(|e| die("mmap", e));
+        // SAFETY: the mapping was just made here and nothing uses it.
+        if let Err(e) = unsafe { sys::munmap(addr, len) } {
+            die("munmap", e);
+        }
+    })
+}
+
+/// 16 KiB in the middle of a 64 KiB mapping to read-only and back (a split in three, then a merge).
+fn mprotect_pair() -> [u64; SAMPLES] {
+    use abi::mman::{MAP_ANONYMOUS, MAP_PRIVATE};
+    let addr = sys::mmap(0, 65536, prot::READ | prot::WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        .unwrap_or_else(|e| die("mmap", e));
+    let samples = per_pair(|| {
+        // SAFETY: the mapping is this benchmark's and holds no Rust object.
+        unsafe {
+            if let Err(e) = sys::mprotect(addr + 16384, 16384, prot::READ) {
+                die("mprotect", e);
+            }
+            let _ = sys::mprotect(addr + 16384, 16384, prot::READ | prot::WRITE);
+        }
+    });
+    // SAFETY: as above.
+    let _ = unsafe { sys::munmap(addr, 65536) };
+    samples
 }
 
 /// Prints the median of the samples.

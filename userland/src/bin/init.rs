@@ -1,8 +1,9 @@
 //! `init [PROGRAM ARGS…]`: the first task (pid 1). Starts the memory server memd and waits until it has
 //! registered, then runs PROGRAM (the kernel's `init=PROGRAM`) with its arguments, reaps every child that
 //! ends meanwhile (orphans are adopted by pid 1), reports how PROGRAM ended as
-//! `init: PROGRAM (pid N) exited with code C` / `… killed by signal S`, and exits with PROGRAM's code —
-//! which the kernel turns into the run's verdict when init ends.
+//! `init: PROGRAM (pid N) exited with code C` / `… killed by signal S` and the kernel's free-page count
+//! before and after it (`init: free pages before PROGRAM X, after Y`: equal when nothing leaked), and
+//! exits with PROGRAM's code — which the kernel turns into the run's verdict when init ends.
 //!
 //! Without a PROGRAM there is nothing to run yet (the shell arrives with a later issue): init says so and
 //! keeps reaping children, so the system stays up with memd serving.
@@ -32,6 +33,8 @@ fn main(args: &Args) -> i32 {
         }
     };
     let rest: heapless_args::List = heapless_args::collect(args);
+    // The free-page count before and after the program: everything it used must come back.
+    let before = sys::meminfo().map(|m| m.free_pages).unwrap_or(0);
     let attr = sys::spawn_attr(0, cap::ALL, &[]);
     let pid = match sys::spawn(program, rest.as_slice(), Some(&attr)) {
         Ok(pid) => pid,
@@ -44,6 +47,8 @@ fn main(args: &Args) -> i32 {
         match sys::wait4(-1, 0) {
             Ok((child, status)) if child == pid => {
                 println!("init: {program} (pid {pid}) {}", WaitStatus(status));
+                let after = sys::meminfo().map(|m| m.free_pages).unwrap_or(0);
+                println!("init: free pages before {program} {before}, after {after}");
                 return if wait::if_exited(status) {
                     i32::from(wait::exit_status(status))
                 } else {

@@ -1,0 +1,106 @@
+//! Userland memory: memd serving brk/mmap for every task, libc-rs (C and Rust) with ptmalloc-rs, init, and
+//! the seed-004 demos. Each scenario runs a demo under init (which starts memd first) and checks both the
+//! demo's own output and init's free-page report: the count after the demo equals the one before it.
+
+use std::time::Duration;
+
+use qemu_tests::{EXIT_FAIL, EXIT_PASS, Firmware, Outcome, Scenario, run};
+
+fn demo(cmdline: &str) -> Scenario {
+    Scenario {
+        name: cmdline.to_string(),
+        args: cmdline.to_string(),
+        mem: "256M".to_string(),
+        firmware: Firmware::Bios,
+        timeout: Duration::from_secs(120),
+        qemu_args: Vec::new(),
+    }
+}
+
+/// init's `free pages before PROGRAM X, after Y` line: both numbers, which must be equal.
+fn assert_no_leak(out: &Outcome, program: &str) {
+    let line = out
+        .log
+        .find_output(&format!("init: free pages before {program} "))
+        .unwrap_or_else(|| panic!("no free-page report for {program}:\n{}", out.log.text()));
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    assert!(numbers.len() >= 2 && numbers[numbers.len() - 2] == numbers[numbers.len() - 1], "{line}");
+}
+
+#[test]
+fn memd_serves_mmap_and_proc_maps_shows_the_100_mib_region() {
+    let out = run(&demo("init=mmap_maps"));
+    out.expect_status(EXIT_PASS);
+    assert!(out.log.has("memd: memory server registered (pid 2)"));
+    assert!(out.log.has_output("init: memd (pid 2) is serving memory requests"));
+    assert!(out.log.has_output("a region of 0x6400000 bytes"));
+    assert!(out.log.has_output("[stack]"));
+    assert!(out.log.has_output("mmap_maps: after munmap the region is gone from the map"));
+    assert_no_leak(&out, "mmap_maps");
+}
+
+#[test]
+fn null_write_is_killed_and_never_prints_after() {
+    let out = run(&demo("init=null_write"));
+    out.expect_status(EXIT_FAIL);
+    assert!(out.log.has_output("before invalid access"));
+    assert!(!out.log.has_output("after invalid access"));
+    assert!(
+        out.log
+            .find("null_write[3]: segfault at 0 ip ")
+            .is_some_and(|l| l.contains(" error 6 in null_write["))
+    );
+    assert!(out.log.has_output("init: null_write (pid 3) killed by signal 11"));
+    assert_no_leak(&out, "null_write");
+}
+
+#[test]
+fn malloc_grows_the_heap_with_brk_and_maps_big_blocks() {
+    let out = run(&demo("init=malloc_brk_mmap"));
+    out.expect_status(EXIT_PASS);
+    assert!(out.log.has_output("(+135168 bytes, heap grown with brk)"), "128 KiB top pad + the request");
+    assert!(out.log.has_output("outside the heap (above M_MMAP_THRESHOLD: own mapping)"));
+    assert!(out.log.has_output("[heap]"));
+    assert!(out.log.has_output("after free(big) its mapping is gone (munmap)"));
+    assert_no_leak(&out, "malloc_brk_mmap");
+}
+
+#[test]
+fn demand_paging_rss_grows_only_when_touched() {
+    let out = run(&demo("init=demand_paging"));
+    out.expect_status(EXIT_PASS);
+    assert!(out.log.has_output("after touching every page (+65536 kB)"));
+    assert_no_leak(&out, "demand_paging");
+}
+
+#[test]
+fn aslr_follows_randomize_va_space() {
+    for (level, moved) in [
+        ("2", "moved stack true, heap true, mmap true"),
+        ("1", "moved stack true, heap false, mmap true"),
+        ("0", "moved stack false, heap false, mmap false"),
+    ] {
+        let out = run(&demo(&format!("randomize_va_space={level} init=aslr")));
+        out.expect_status(EXIT_PASS);
+        assert!(out.log.has_output(&format!("aslr: randomize_va_space={level}: {moved}")), "level {level}");
+    }
+}
+
+#[test]
+fn c_program_on_libc_rs_and_ptmalloc_rs() {
+    let out = run(&demo("init=malloc_c"));
+    out.expect_status(EXIT_PASS);
+    assert!(out.log.has_output("malloc(200000): usable 200688, glibc 200688 same"));
+    assert!(out.log.has_output("malloc_c: PASS"));
+    assert_no_leak(&out, "malloc_c");
+    // Four threads with their own arenas (THREAD_CREATE, futex locks, TLS through FS).
+    let out = run(&demo("init=malloc_c -- --threads"));
+    out.expect_status(EXIT_PASS);
+    assert!(out.log.has_output("threads: 4 threads allocated in parallel and were joined"));
+    assert!(out.log.has_output("Arena 2:"));
+    assert_no_leak(&out, "malloc_c");
+}
