@@ -15,7 +15,7 @@ KERNEL_ELF   := $(OUT_DIR)/kernel
 # The userland programs (each a multiboot2 module of the ISO, loaded by name).
 PROGRAMS     := $(sort $(basename $(notdir $(wildcard userland/src/bin/*.rs userland/demos/*.rs))))
 # C programs built with gcc against libc-rs (userland/c/build.sh).
-C_PROGRAMS   := malloc_c malloc_brk_mmap
+C_PROGRAMS   := malloc_c malloc_brk_mmap malloc_bench proc_cat
 PROGRAM_ELFS := $(addprefix $(OUT_DIR)/,$(PROGRAMS) $(C_PROGRAMS))
 BUILD        := build
 ISO          := $(BUILD)/pagoda.iso

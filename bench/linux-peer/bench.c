@@ -485,6 +485,31 @@ static void bench_mprotect(void)
 	report("mprotect_pair", per_op);
 }
 
+/* ------------------------------------------------------------------------ */
+/* (g) malloc_heavy: the shared workload of Pagoda's malloc_bench, on musl     */
+/* ------------------------------------------------------------------------ */
+
+#include "../../userland/c/malloc_work.h"
+
+#define MALLOC_RUNS 9
+#define MALLOC_STEPS 20000
+
+static void bench_malloc(void)
+{
+	uint64_t per_step[MALLOC_RUNS], check = 0;
+	for (int run = -1; run < MALLOC_RUNS; run++) {
+		uint64_t t0 = ticks();
+		check += malloc_work(0x9e3779b97f4a7c15ull + (uint64_t)run, MALLOC_STEPS);
+		uint64_t t1 = ticks();
+		if (run >= 0)
+			per_step[run] = (t1 - t0) / MALLOC_STEPS;
+	}
+	if (check == 0)
+		die("malloc_work");
+	qsort(per_step, MALLOC_RUNS, sizeof per_step[0], cmp_u64);
+	say("BENCH malloc_heavy %llu\n", (unsigned long long)per_step[MALLOC_RUNS / 2]);
+}
+
 int main(void)
 {
 	/* A pipe error should show up as BENCH_ERROR, not as a signal. */
@@ -503,6 +528,7 @@ int main(void)
 	bench_mmap("mmap_munmap_64k", 65536);
 	bench_mmap("mmap_munmap_100m", 100u << 20);
 	bench_mprotect();
+	bench_malloc();
 	say("BENCH_DONE\n");
 	power_off();
 }

@@ -23,7 +23,7 @@ CPU="${CPU:-qemu64}"
 TIMEOUT="${TIMEOUT:-120}"
 QEMU="${QEMU:-qemu-system-x86_64}"
 NAMES=(null_syscall demand_zero_fault ipc_pipe_roundtrip ipc_futex_roundtrip context_switch
-	brk_grow_shrink mmap_munmap_64k mmap_munmap_100m mprotect_pair)
+	brk_grow_shrink mmap_munmap_64k mmap_munmap_100m mprotect_pair malloc_heavy)
 
 log() { echo "linux-peer: $*" >&2; }
 fail() { echo "linux-peer: error: $*" >&2; exit 1; }

@@ -104,3 +104,19 @@ fn c_program_on_libc_rs_and_ptmalloc_rs() {
     assert!(out.log.has_output("Arena 2:"));
     assert_no_leak(&out, "malloc_c");
 }
+
+#[test]
+fn proc_paths_resolve_to_the_kernel_and_to_memd() {
+    let out = run(&demo("init=proc_cat -- /proc/self/status /proc/self/smaps /proc/meminfo /proc/2/maps"));
+    out.expect_status(EXIT_PASS);
+    // memd's texts for the reader itself, in Linux's formats.
+    assert!(out.log.has_output("Name:\tproc_cat"));
+    assert!(out.log.has_output("VmRSS:\t"));
+    assert!(out.log.has_output("VmStk:\t     128 kB"));
+    assert!(out.log.has_output("KernelPageSize:        4 kB"));
+    assert!(out.log.has_output("[stack]"));
+    // The kernel's meminfo, and another process's maps (memd's own: its pre-faulted 8 MiB arena).
+    assert!(out.log.has_output("MemTotal:"));
+    assert!(out.log.has_output("memd"));
+    assert_no_leak(&out, "proc_cat");
+}

@@ -24,7 +24,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT_DIR=${1:?usage: build.sh OUT_DIR}
 TARGET=x86_64-unknown-none
-PROGRAMS=(malloc_c malloc_brk_mmap)
+PROGRAMS=(malloc_c malloc_brk_mmap malloc_bench proc_cat)
 mkdir -p "$OUT_DIR"
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
 

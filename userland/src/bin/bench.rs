@@ -55,6 +55,12 @@ fn main(args: &Args) -> i32 {
                 report("mmap_munmap_64k", mmap_munmap(64 << 10));
                 report("mmap_munmap_100m", mmap_munmap(100 << 20));
                 report("mprotect_pair", mprotect_pair());
+                // The malloc-heavy C program (libc-rs + ptmalloc-rs) prints its own BENCH line.
+                match sys::spawn("malloc_bench", &[], None).and_then(|pid| sys::wait4(pid as i64, 0)) {
+                    Ok((_, status)) if wait::if_exited(status) && wait::exit_status(status) == 0 => {}
+                    Ok((_, status)) => println!("BENCH_ERROR malloc_bench: {}", WaitStatus(status)),
+                    Err(e) => println!("BENCH_ERROR malloc_bench: {e}"),
+                }
             }
             println!("BENCH_DONE");
             0
