@@ -120,3 +120,11 @@ fn proc_paths_resolve_to_the_kernel_and_to_memd() {
     assert!(out.log.has_output("memd"));
     assert_no_leak(&out, "proc_cat");
 }
+
+#[test]
+fn without_memd_memory_calls_fail_instead_of_hanging() {
+    let out = run(&demo("init=memdkill"));
+    out.expect_status(EXIT_PASS);
+    assert!(out.log.has("memd: the memory server (pid 2) ended; brk/mmap fail with ENOMEM from now on"));
+    assert!(out.log.has_output("memdkill: after killing memd: mmap Err(ENOMEM), brk Err(ENOMEM)"));
+}

@@ -35,15 +35,17 @@ pub fn forward_to_memd(number: u64, a: Args) -> Result {
     }
     let k = KERNEL.lock();
     let Some((endpoint, server)) = k.memd else {
-        return Err(-ENOSYS);
+        // Before memd registers (or after it ended).
+        return Err(if k.started_memd { -abi::errno::ENOMEM } else { -ENOSYS });
     };
     if k.cur().tgid == server {
         return Err(-abi::errno::EDEADLK);
     }
     let msg = crate::ipc::Message { words, ..Default::default() };
-    match crate::ipc::endpoint::send(k, endpoint, msg, true)? {
-        Some(reply) => Ok(reply.status as u64),
-        None => Err(-abi::errno::ENOMEM),
+    match crate::ipc::endpoint::send(k, endpoint, msg, true) {
+        Ok(Some(reply)) => Ok(reply.status as u64),
+        // memd ended while the call waited: no memory can be had.
+        Ok(None) | Err(_) => Err(-abi::errno::ENOMEM),
     }
 }
 
@@ -103,6 +105,7 @@ pub fn server_register(a: Args) -> Result {
     let tgid = k.cur().tgid;
     // The kernel holds its own reference: the endpoint outlives a close of memd's handle.
     k.objects.get_ref(object);
+    k.started_memd = true;
     if let Some((old, _)) = k.memd.replace((object, tgid)) {
         for waiter in k.objects.put_ref(old) {
             crate::sched::wake(&mut k, waiter, -abi::errno::EPIPE);

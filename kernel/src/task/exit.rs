@@ -53,6 +53,18 @@ fn do_exit(k: &mut Kernel, pid: Pid, status: i32) {
         }
     }
     crate::ipc::endpoint::server_gone(k, pid);
+    // The memory server's last thread: unregister it, so callers get an error instead of waiting forever.
+    let tgid = k.task(pid).map_or(pid, |t| t.tgid);
+    if let Some((endpoint, server)) = k.memd
+        && server == tgid
+        && !k.tasks.values().any(|t| t.tgid == tgid && t.is_alive())
+    {
+        k.memd = None;
+        crate::pr_err!("memd: the memory server (pid {tgid}) ended; brk/mmap fail with ENOMEM from now on");
+        for waiter in k.objects.put_ref(endpoint) {
+            sched::wake(k, waiter, -EPIPE);
+        }
+    }
     // Orphans go to init; zombie orphans nobody will collect are reaped right away.
     let children: Vec<Pid> =
         k.tasks.values().filter(|t| t.parent == pid && t.pid != pid).map(|t| t.pid).collect();

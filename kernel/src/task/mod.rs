@@ -168,6 +168,8 @@ pub struct Kernel {
     pub started: bool,
     /// The memory server's endpoint and process, once it registered (brk/mmap go to it).
     pub memd: Option<(crate::ipc::ObjectId, Pid)>,
+    /// Whether a memory server ever registered (brk/mmap then fail with ENOMEM rather than ENOSYS).
+    pub started_memd: bool,
     pub next_serial: u32,
     /// `randomize_va_space`.
     pub randomize_va_space: u8,
@@ -187,6 +189,7 @@ impl Kernel {
             kernel_root: 0,
             started: false,
             memd: None,
+            started_memd: false,
             next_serial: 1,
             randomize_va_space: 2,
         }
