@@ -31,7 +31,8 @@ pub fn program_elfs() -> Vec<PathBuf> {
     let kernel = kernel_elf();
     let dir = kernel.parent().expect("the kernel ELF is in a directory");
     // Rust programs (src/bin, demos) and C programs (userland/c, built by userland/c/build.sh).
-    let mut names: Vec<String> = [("userland/src/bin", "rs"), ("userland/demos", "rs"), ("userland/c", "c")]
+    let mut names: Vec<String> =
+        [("userland/src/bin", "rs"), ("userland/demos", "rs"), ("userland/demos", "c"), ("userland/c", "c")]
         .iter()
         .flat_map(|&(dir, ext)| {
             std::fs::read_dir(repo_root().join(dir)).expect("a userland program directory").filter_map(

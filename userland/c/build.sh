@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# build.sh OUT_DIR - builds the C programs of userland/c (today: malloc_c) for Pagoda: gcc compiles each
+# build.sh OUT_DIR - builds the C programs (the demos malloc_c and malloc_brk_mmap in userland/demos;
+# malloc_bench and proc_cat here) for Pagoda: gcc compiles each
 # against libc-rs's headers, and a linker makes a static ET_EXEC at 0x200000 with entry _start from the object
 # and libc-rs's staticlib (liblibc_rs.a: crt0, syscalls, stdio, malloc, threads; the compiler_builtins
 # inside it supply memcpy, memset, memmove, memcmp and strlen).
@@ -8,7 +9,7 @@
 #   cargo build -p libc-rs --target x86_64-unknown-none --release
 #   gcc -std=c11 -ffreestanding -fno-pic -fno-pie -fno-stack-protector -nostdinc -I $ROOT/libc-rs/include \
 #       -O2 -static -mgeneral-regs-only -fno-asynchronous-unwind-tables -Wall -Wextra -Werror \
-#       -c userland/c/malloc_c.c -o OUT_DIR/malloc_c.o
+#       -I userland/c -c userland/demos/malloc_c.c -o OUT_DIR/malloc_c.o
 #   $LD -static -nostdlib --no-pie -m elf_x86_64 -e _start --image-base=0x200000 --gc-sections \
 #       -z noexecstack --build-id=none -o OUT_DIR/malloc_c OUT_DIR/malloc_c.o \
 #       $CARGO_TARGET_DIR/x86_64-unknown-none/release/liblibc_rs.a
@@ -66,7 +67,10 @@ LDFLAGS=(-static -nostdlib --no-pie -m elf_x86_64 -e _start "${BASE_FLAG[@]}" --
 for program in "${PROGRAMS[@]}"; do
     object="$OUT_DIR/$program.o"
     elf="$OUT_DIR/$program"
-    "$CC" "${CFLAGS[@]}" -c "$ROOT/userland/c/$program.c" -o "$object"
+    # The seed demos live in userland/demos, the other C programs (benchmark, tools) here.
+    source_file="$ROOT/userland/demos/$program.c"
+    [ -f "$source_file" ] || source_file="$ROOT/userland/c/$program.c"
+    "$CC" "${CFLAGS[@]}" -I "$ROOT/userland/c" -c "$source_file" -o "$object"
     "${LINKER[@]}" "${LDFLAGS[@]}" -o "$elf" "$object" "$LIBC_RS_A"
 
     headers=$(readelf -lhW "$elf")
