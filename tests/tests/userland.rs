@@ -87,6 +87,7 @@ fn aslr_follows_randomize_va_space() {
         let out = run(&demo(&format!("randomize_va_space={level} init=aslr")));
         out.expect_status(EXIT_PASS);
         assert!(out.log.has_output(&format!("aslr: randomize_va_space={level}: {moved}")), "level {level}");
+        assert_no_leak(&out, "aslr");
     }
 }
 
