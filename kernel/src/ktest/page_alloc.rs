@@ -53,11 +53,19 @@ fn total_free() -> u64 {
     mmzone::all_zones().map(|(_, z)| z.nr_free.load(Ordering::Relaxed)).sum()
 }
 
+/// Gives empty slabs back and drains the per-CPU lists, so every free page is in the buddy lists.
+fn settle() {
+    for cache in crate::mm::slab::caches() {
+        cache.shrink();
+    }
+    drain_all_pages();
+}
+
 /// `test=buddy`: allocate every page, largest order first, until the allocator is empty; free it all;
 /// `/proc/buddyinfo` must equal its boot snapshot.
 pub fn buddy_exhaust() -> Result<(), &'static str> {
-    drain_all_pages();
-    let boot = Snapshot::take().buddy_counts();
+    settle();
+    let boot = Snapshot::buddy_counts_now();
     let boot_free = total_free();
     let mut list = BlockList::new();
     let gfp = Gfp::GFP_KERNEL | Gfp::__GFP_MEMALLOC;
@@ -83,7 +91,7 @@ pub fn buddy_exhaust() -> Result<(), &'static str> {
     if total_free() != boot_free {
         return Err("free pages did not return to the boot count");
     }
-    if Snapshot::take().buddy_counts() != boot {
+    if Snapshot::buddy_counts_now() != boot {
         return Err("buddyinfo differs from the boot snapshot after freeing everything");
     }
     pr_info!("test=buddy: buddyinfo equals the boot snapshot");

@@ -118,8 +118,17 @@ impl Snapshot {
     }
 
     /// Free pages per order summed over zones (for tests comparing against a boot snapshot).
-    pub fn buddy_counts(&self) -> heapless::Vec<[u64; mm_core::page::MAX_ORDER], MAX_ZONES> {
-        self.reports.iter().map(ZoneReport::free_per_order).collect()
+    /// Free blocks per order of every zone, read directly from the free lists without building a
+    /// snapshot (no allocation, so reading does not change what is read).
+    pub fn buddy_counts_now() -> heapless::Vec<[u64; mm_core::page::MAX_ORDER], MAX_ZONES> {
+        mmzone::all_zones()
+            .map(|(_, zone)| {
+                let free = zone.free.lock();
+                let per_type: [[u64; mm_core::page::MAX_ORDER]; MIGRATE_TYPES] =
+                    core::array::from_fn(|t| free.buddy.blocks_per_order(MigrateType::ALL[t]));
+                core::array::from_fn(|o| per_type.iter().map(|t| t[o]).sum())
+            })
+            .collect()
     }
 
     /// Number of zones with memory on node `nid`.
