@@ -33,16 +33,16 @@ pub fn program_elfs() -> Vec<PathBuf> {
     // Rust programs (src/bin, demos) and C programs (userland/c, built by userland/c/build.sh).
     let mut names: Vec<String> =
         [("userland/src/bin", "rs"), ("userland/demos", "rs"), ("userland/demos", "c"), ("userland/c", "c")]
-        .iter()
-        .flat_map(|&(dir, ext)| {
-            std::fs::read_dir(repo_root().join(dir)).expect("a userland program directory").filter_map(
-                move |e| {
-                    let path = e.ok()?.path();
-                    (path.extension()? == ext).then(|| path.file_stem()?.to_str().map(str::to_string))?
-                },
-            )
-        })
-        .collect();
+            .iter()
+            .flat_map(|&(dir, ext)| {
+                std::fs::read_dir(repo_root().join(dir)).expect("a userland program directory").filter_map(
+                    move |e| {
+                        let path = e.ok()?.path();
+                        (path.extension()? == ext).then(|| path.file_stem()?.to_str().map(str::to_string))?
+                    },
+                )
+            })
+            .collect();
     names.sort();
     names.into_iter().map(|n| dir.join(n)).collect()
 }
