@@ -13,7 +13,7 @@ PROFILE_DIR  := $(if $(filter dev,$(PROFILE)),debug,$(PROFILE))
 OUT_DIR      := $(or $(CARGO_TARGET_DIR),target)/$(TARGET)/$(PROFILE_DIR)
 KERNEL_ELF   := $(OUT_DIR)/kernel
 # The userland programs (each a multiboot2 module of the ISO, loaded by name).
-PROGRAMS     := $(sort $(basename $(notdir $(wildcard userland/src/bin/*.rs userland/demos/*.rs))))
+PROGRAMS     := $(sort $(basename $(notdir $(wildcard userland/src/bin/*.rs userland/demos/*.rs))) sh)
 # C programs built with gcc against libc-rs (userland/c/build.sh).
 C_PROGRAMS   := malloc_c malloc_brk_mmap malloc_bench proc_cat
 PROGRAM_ELFS := $(addprefix $(OUT_DIR)/,$(PROGRAMS) $(C_PROGRAMS))
@@ -81,7 +81,7 @@ deps:
 	    { echo "deps: could not add the Rust target $(TARGET)" >&2; exit 1; }
 
 kernel:
-	cargo build -p kernel -p userland -p libc-rs --target $(TARGET) --profile $(PROFILE)
+	cargo build -p kernel -p userland -p shell -p libc-rs --target $(TARGET) --profile $(PROFILE)
 	LIBC_RS_A=$(OUT_DIR)/liblibc_rs.a userland/c/build.sh $(OUT_DIR) >/dev/null
 
 # The command line is part of the ISO, so the ISO is rebuilt whenever ARGS or GRUB_TIMEOUT change.
@@ -115,7 +115,7 @@ debug: deps iso $(if $(filter 1,$(UEFI)),$(BUILD)/OVMF_VARS.fd)
 # tests/ (one ISO per kernel command line); then ptmalloc-rs's own suite (unit, property, differential
 # and hardening tests, glibc's malloc tests, the no_std build), which needs its LD_PRELOAD library.
 test: deps kernel
-	cargo test --workspace --exclude kernel --exclude userland --exclude ptmalloc-rs -- --test-threads=2
+	cargo test --workspace --exclude kernel --exclude userland --exclude shell --exclude ptmalloc-rs -- --test-threads=2
 	$(MAKE) -C ptmalloc-rs test
 
 bench: deps kernel
@@ -129,8 +129,8 @@ lint:
 	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 	cargo fmt --all -- --check
-	cargo clippy --workspace --exclude kernel --exclude userland --all-targets -- -D warnings
-	cargo clippy -p kernel -p userland -p libc-rs --target $(TARGET) -- -D warnings
+	cargo clippy --workspace --exclude kernel --exclude userland --exclude shell --all-targets -- -D warnings
+	cargo clippy -p kernel -p userland -p shell -p libc-rs --target $(TARGET) -- -D warnings
 	$(MAKE) -C ptmalloc-rs lint
 
 fmt:

@@ -26,6 +26,7 @@ mod sched;
 mod sync;
 mod syscall;
 mod task;
+mod tty;
 
 use arch::x86_64::{self as cpu_arch, cpu::CpuFeatures, tsc};
 

@@ -53,8 +53,53 @@ pub fn enabled(level: Level) -> bool {
     (level as u8) < CONSOLE_LOGLEVEL.load(Ordering::Relaxed).max(1)
 }
 
+/// Bytes of the kernel log kept for `dmesg` (oldest lines are dropped first, as Linux's log_buf).
+const LOG_BYTES: usize = 64 * 1024;
+
+/// The log buffer: every message, whatever the console level, with its timestamp.
+struct LogBuffer {
+    bytes: [u8; LOG_BYTES],
+    /// Bytes used, from the start (the buffer is compacted when full).
+    len: usize,
+}
+
+static LOG: SpinLock<LogBuffer> = SpinLock::new(LogBuffer { bytes: [0; LOG_BYTES], len: 0 });
+
+impl fmt::Write for LogBuffer {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let s = s.as_bytes();
+        let s = &s[s.len().saturating_sub(LOG_BYTES)..];
+        if self.len + s.len() > LOG_BYTES {
+            // Drop whole old lines until the new text fits.
+            let need = self.len + s.len() - LOG_BYTES;
+            let cut = self.bytes[need..self.len]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(self.len, |i| need + i + 1);
+            self.bytes.copy_within(cut..self.len, 0);
+            self.len -= cut;
+        }
+        self.bytes[self.len..self.len + s.len()].copy_from_slice(s);
+        self.len += s.len();
+        Ok(())
+    }
+}
+
+/// Copies the kernel log from byte `offset` into `out`; returns the bytes copied (dmesg).
+pub fn read_log(offset: usize, out: &mut [u8]) -> usize {
+    let log = LOG.lock();
+    let start = offset.min(log.len);
+    let n = (log.len - start).min(out.len());
+    out[..n].copy_from_slice(&log.bytes[start..start + n]);
+    n
+}
+
 /// Logs one message. Prefer the `pr_*!` macros.
 pub fn printk(level: Level, args: fmt::Arguments<'_>) {
+    let ns = tsc::uptime_ns();
+    if let Some(mut log) = LOG.try_lock() {
+        let _ = writeln!(log, "[{:5}.{:06}] {}", ns / 1_000_000_000, ns / 1000 % 1_000_000, args);
+    }
     if enabled(level) {
         emit(args);
     }

@@ -43,6 +43,8 @@ pub fn program_elfs() -> Vec<PathBuf> {
                 )
             })
             .collect();
+    // The shell is its own crate (on libc-rs): its binary is `sh`.
+    names.push("sh".to_string());
     names.sort();
     names.into_iter().map(|n| dir.join(n)).collect()
 }
@@ -193,6 +195,17 @@ fn qemu_command(s: &Scenario, iso: &Path, vars: Option<&Path>) -> Command {
 
 /// Boots `scenario` and collects its serial output (each line with the time it arrived).
 pub fn run(scenario: &Scenario) -> Outcome {
+    run_inner(scenario, None)
+}
+
+/// Boots `scenario` and, once a serial line contains `ready`, types `input` on the serial console (each
+/// command ends with a carriage return, as a terminal's Enter key sends).
+pub fn run_with_input(scenario: &Scenario, ready: &str, commands: &[&str]) -> Outcome {
+    let text: String = commands.iter().map(|c| format!("{c}\r")).collect();
+    run_inner(scenario, Some((ready.to_string(), text)))
+}
+
+fn run_inner(scenario: &Scenario, input: Option<(String, String)>) -> Outcome {
     let iso = iso_for(&scenario.args);
     let vars = (scenario.firmware == Firmware::Uefi).then(|| {
         let path =
@@ -201,17 +214,32 @@ pub fn run(scenario: &Scenario) -> Outcome {
         path
     });
     let start = Instant::now();
-    let mut child = qemu_command(scenario, &iso, vars.as_deref()).spawn().expect("start qemu-system-x86_64");
+    let mut command = qemu_command(scenario, &iso, vars.as_deref());
+    if input.is_some() {
+        command.stdin(Stdio::piped());
+    }
+    let mut child = command.spawn().expect("start qemu-system-x86_64");
     let stdout = child.stdout.take().expect("piped stdout");
+    let mut stdin = child.stdin.take();
     let (tx, rx) = mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
         let mut buf = Vec::new();
+        let mut input = input;
         while reader.read_until(b'\n', &mut buf).map(|n| n > 0).unwrap_or(false) {
             let line = String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_string();
+            // Type the input only once the program reading it is up (GRUB reads the serial line too).
+            if let Some((ready, text)) = input.take_if(|(ready, _)| line.contains(ready.as_str()))
+                && let Some(stdin) = stdin.as_mut()
+            {
+                let _ = ready;
+                let _ = std::io::Write::write_all(stdin, text.as_bytes());
+                let _ = std::io::Write::flush(stdin);
+            }
             let _ = tx.send((start.elapsed(), line));
             buf.clear();
         }
+        drop(stdin);
     });
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait for qemu") {

@@ -129,3 +129,42 @@ fn without_memd_memory_calls_fail_instead_of_hanging() {
     assert!(out.log.has("memd: the memory server (pid 2) ended; brk/mmap fail with ENOMEM from now on"));
     assert!(out.log.has_output("memdkill: after killing memd: mmap Err(ENOMEM), brk Err(ENOMEM)"));
 }
+
+#[test]
+fn the_shell_runs_commands_typed_on_the_serial_line() {
+    let commands = [
+        "help",
+        "ps",
+        "free -h",
+        "cat /proc/self/status",
+        "cat /proc/meminfo",
+        "cat /nonexistent",
+        "hello a b",
+        "no-such-program",
+        "kill 99999",
+        "memmap",
+        "e820",
+        "uptime",
+        "dmesg",
+        "poweroff",
+    ];
+    let out = qemu_tests::run_with_input(&demo("loglevel=6"), "Pagoda shell.", &commands);
+    // poweroff switches QEMU off through ACPI (exit status 0 is a clean power-off here, not a triple fault:
+    // the shell's lines prove the kernel ran to the end).
+    assert!(out.log.has_output("  PID  PPID S PRI   RSS(kB) PT(kB) COMMAND"));
+    assert!(out.log.has_output(" memd"));
+    assert!(out.log.has_output("Mem:"), "free -h prints its table");
+    assert!(out.log.has_output("Name:\tsh"));
+    assert!(out.log.has_output("MemTotal:"));
+    assert!(out.log.has_output("cat: /nonexistent: no such file"));
+    assert!(out.log.has_output("Hello from userland: pid "));
+    assert!(out.log.has_output("no-such-program: ENOENT"));
+    assert!(out.log.has_output("kill: 99999: ESRCH"));
+    assert!(out.log.has_output("Physical memory, one character per"));
+    assert!(out.log.has_output("  U  user memory"));
+    assert!(out.log.has_output("BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable"));
+    assert!(out.log.has_output("up 0:00:"));
+    assert!(out.log.has_output("Pagoda version"), "dmesg replays the boot log");
+    assert!(out.log.has_output("reboot: Power down"));
+    assert!(out.status.is_some(), "QEMU powered off instead of timing out");
+}

@@ -61,6 +61,11 @@ pub mod nr {
     /// `memd_text(op, pid, buf, len, offset) -> bytes`: a memd-owned text (op `memd::OP_MAPS`, `OP_SMAPS`,
     /// `OP_STATUS`; pid 0 = the caller's process), asked of memd by the kernel on the caller's behalf.
     pub const MEMD_TEXT: u64 = 0x1007;
+    /// `task_list(buf, len) -> count`: a [`super::TaskInfo`] for every task (as many as fit; the return
+    /// value is the total).
+    pub const TASK_LIST: u64 = 0x1008;
+    /// `poweroff() -> !`: switches the machine off (ACPI S5 on QEMU). Needs [`super::cap::KILL`].
+    pub const POWEROFF: u64 = 0x1009;
 
     /// `endpoint_create() -> handle`.
     pub const ENDPOINT_CREATE: u64 = 0x1010;
@@ -260,7 +265,14 @@ pub mod proc_text {
     pub const VMSTAT: u64 = 4;
     pub const SLABINFO: u64 = 5;
     pub const VMALLOCINFO: u64 = 6;
-    /// `/proc/PATH` names, by selector.
+    /// The kernel log (dmesg).
+    pub const DMESG: u64 = 7;
+    /// The sanitized E820 table, as `BIOS-e820:` lines.
+    pub const E820: u64 = 8;
+    /// A text picture of physical memory: one character per block of frames, by owner, with a legend.
+    pub const MEMMAP: u64 = 9;
+    /// `/proc/PATH` names, by selector (DMESG, E820 and MEMMAP are not /proc files: the shell's `dmesg`,
+    /// `e820` and `memmap` commands read them).
     pub const NAMES: [&str; 7] =
         ["meminfo", "buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "slabinfo", "vmallocinfo"];
 }
@@ -354,6 +366,8 @@ pub struct TaskInfo {
     pub name: [u8; 16],
     /// The highest `rss_pages` seen (VmHWM).
     pub rss_peak_pages: u64,
+    /// `b'R'` running or ready, `b'S'` sleeping (blocked), `b'Z'` zombie.
+    pub state: u64,
 }
 
 /// Wait status encoding (Linux): exited with code c → `c << 8`; killed by signal s → `s`.

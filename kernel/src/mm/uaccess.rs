@@ -39,6 +39,10 @@ impl UserSlice {
         }
     }
 
+    pub fn addr_of(&self) -> u64 {
+        self.addr
+    }
+
     pub fn len(&self) -> u64 {
         self.len
     }

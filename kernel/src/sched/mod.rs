@@ -231,6 +231,7 @@ pub fn tick(frame: &mut TrapFrame) {
     if !k.started {
         return;
     }
+    crate::tty::poll(&mut k);
     let now = tsc::uptime_ns();
     let sleepers: Vec<(Pid, bool)> = k
         .tasks

@@ -10,6 +10,32 @@ use crate::mm::uaccess::{UserPtr, UserSlice};
 use crate::sched;
 use crate::task::{KERNEL, Wait};
 
+/// read(fd, buf, len): fd 0 is the console's input (raw bytes; waits for at least one).
+pub fn read(a: Args) -> Result {
+    let [fd, buf, len, ..] = a.0;
+    if fd != 0 {
+        return Err(-EBADF);
+    }
+    let user = UserSlice::new(buf, len)?;
+    if len == 0 {
+        return Ok(0);
+    }
+    let mut chunk = [0u8; 256];
+    let want = (len as usize).min(chunk.len());
+    let n = crate::tty::read(&mut chunk[..want]);
+    UserSlice::new(user.addr_of(), n as u64)?.write(&chunk[..n])?;
+    Ok(n as u64)
+}
+
+/// poweroff(): ACPI S5 through QEMU's PM1a control port, else the debug-exit device, else halt.
+pub fn poweroff() -> Result {
+    if KERNEL.lock().cur().caps & abi::cap::KILL == 0 {
+        return Err(-abi::errno::EPERM);
+    }
+    crate::pr_notice!("reboot: Power down");
+    crate::arch::x86_64::qemu::power_off()
+}
+
 /// write(fd, buf, len): fds 1 and 2 are the console.
 pub fn write(a: Args) -> Result {
     let [fd, buf, len, ..] = a.0;
@@ -167,6 +193,17 @@ pub fn proc_text(a: Args) -> Result {
         t::VMSTAT => snap().vmstat(&mut text),
         t::SLABINFO => crate::mm::slab::slabinfo(&mut text),
         t::VMALLOCINFO => crate::mm::vmalloc::vmallocinfo(&mut text),
+        t::E820 => crate::mm::e820::with_table(|table| {
+            use core::fmt::Write as _;
+            table.entries().iter().try_for_each(|e| writeln!(text, "BIOS-e820: {e}"))
+        }),
+        t::MEMMAP => crate::mm::memmap::picture(&mut text),
+        t::DMESG => {
+            let mut out = alloc::vec![0u8; len.min(4096) as usize];
+            let n = crate::printk::read_log(usize::try_from(offset).unwrap_or(usize::MAX), &mut out);
+            UserSlice::new(buf, n as u64)?.write(&out[..n])?;
+            return Ok(n as u64);
+        }
         _ => return Err(-EINVAL),
     };
     if written.is_err() {

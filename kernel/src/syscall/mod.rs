@@ -33,7 +33,9 @@ type Result = core::result::Result<u64, i64>;
 extern "C" fn syscall_dispatch(frame: &mut TrapFrame) {
     let a = Args::from(frame);
     let result = match frame.rax {
-        nr::READ => Err(-abi::errno::EBADF),
+        nr::READ => misc::read(a),
+        nr::TASK_LIST => task::task_list(a),
+        nr::POWEROFF => misc::poweroff(),
         nr::WRITE => misc::write(a),
         nr::GETPID => misc::getpid(),
         nr::GETTID => misc::gettid(),

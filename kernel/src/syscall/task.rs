@@ -174,6 +174,46 @@ pub fn set_priority(a: Args) -> Result {
     Ok(0)
 }
 
+fn info_of(t: &crate::task::Task) -> TaskInfo {
+    let (rss, peak, tables, faults) = match &t.aspace {
+        Some(a) => {
+            let a = a.lock();
+            (a.rss(), a.rss_peak, a.nr_tables(), a.minor_faults)
+        }
+        None => (0, 0, 0, 0),
+    };
+    TaskInfo {
+        pid: u64::from(t.pid),
+        parent: u64::from(t.parent),
+        priority: u64::from(t.priority),
+        rss_pages: rss,
+        pgtable_pages: tables,
+        kernel_stack_pages: t.kernel_stack_pages,
+        minor_faults: faults,
+        name: t.comm.bytes(),
+        rss_peak_pages: peak,
+        state: u64::from(match t.state {
+            crate::task::State::Running | crate::task::State::Ready => b'R',
+            crate::task::State::Blocked(_) => b'S',
+            crate::task::State::Zombie(_) => b'Z',
+        }),
+    }
+}
+
+/// task_list(buf, len): every task (but the boot placeholder) as a TaskInfo.
+pub fn task_list(a: Args) -> Result {
+    let [buf, len, ..] = a.0;
+    let infos: Vec<TaskInfo> = {
+        let k = KERNEL.lock();
+        k.tasks.values().filter(|t| t.pid != u32::MAX).map(|t| info_of(t)).collect()
+    };
+    let fit = (len / size_of::<TaskInfo>() as u64).min(infos.len() as u64) as usize;
+    for (i, info) in infos.iter().take(fit).enumerate() {
+        UserPtr::<TaskInfo>::new(buf + (i * size_of::<TaskInfo>()) as u64)?.write(info)?;
+    }
+    Ok(infos.len() as u64)
+}
+
 /// task_info(pid, buf, len).
 pub fn task_info(a: Args) -> Result {
     let [pid, buf, len, ..] = a.0;
@@ -184,25 +224,7 @@ pub fn task_info(a: Args) -> Result {
     let info = {
         let k = KERNEL.lock();
         let pid = if pid == 0 { k.current } else { u32::try_from(pid).map_err(|_| -ESRCH)? };
-        let t = k.task(pid).ok_or(-ESRCH)?;
-        let (rss, peak, tables, faults) = match &t.aspace {
-            Some(a) => {
-                let a = a.lock();
-                (a.rss(), a.rss_peak, a.nr_tables(), a.minor_faults)
-            }
-            None => (0, 0, 0, 0),
-        };
-        TaskInfo {
-            pid: u64::from(t.pid),
-            parent: u64::from(t.parent),
-            priority: u64::from(t.priority),
-            rss_pages: rss,
-            pgtable_pages: tables,
-            kernel_stack_pages: t.kernel_stack_pages,
-            minor_faults: faults,
-            name: t.comm.bytes(),
-            rss_peak_pages: peak,
-        }
+        info_of(k.task(pid).ok_or(-ESRCH)?)
     };
     out.write(&info)?;
     Ok(size_of::<TaskInfo>() as u64)

@@ -72,6 +72,8 @@ pub enum Wait {
     Sleep,
     /// A futex wake-up on (address space, user address); also ends at `wake_at_ns` when it is not 0.
     Futex { space: usize, addr: u64 },
+    /// Console input.
+    Input,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

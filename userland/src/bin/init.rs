@@ -5,8 +5,7 @@
 //! before and after it (`init: free pages before PROGRAM X, after Y`: equal when nothing leaked), and
 //! exits with PROGRAM's code — which the kernel turns into the run's verdict when init ends.
 //!
-//! Without a PROGRAM there is nothing to run yet (the shell arrives with a later issue): init says so and
-//! keeps reaping children, so the system stays up with memd serving.
+//! Without a PROGRAM, init runs the shell (`sh`) on the console and starts a new one whenever it exits.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
@@ -25,12 +24,7 @@ const MEMD_READY: u64 = 1;
 fn main(args: &Args) -> i32 {
     start_memd();
     let Some(program) = args.get(1) else {
-        println!("init: no program given (init=PROGRAM); idling with memd up");
-        loop {
-            if sys::wait4(-1, 0).is_err() {
-                let _ = sys::sleep_ms(1000);
-            }
-        }
+        run_shell();
     };
     let rest: heapless_args::List = heapless_args::collect(args);
     // The free-page count before and after the program: everything it used must come back.
@@ -59,6 +53,35 @@ fn main(args: &Args) -> i32 {
             Err(e) => {
                 println!("init: wait4: {e}");
                 return 1;
+            }
+        }
+    }
+}
+
+/// Without a program: the shell on the console, started again whenever it exits; other children are
+/// reaped as they end.
+fn run_shell() -> ! {
+    loop {
+        let attr = sys::spawn_attr(0, cap::ALL, &[]);
+        let shell = match sys::spawn("sh", &[], Some(&attr)) {
+            Ok(pid) => pid,
+            Err(e) => {
+                println!("init: cannot start the shell: {e}; idling");
+                loop {
+                    if sys::wait4(-1, 0).is_err() {
+                        let _ = sys::sleep_ms(1000);
+                    }
+                }
+            }
+        };
+        loop {
+            match sys::wait4(-1, 0) {
+                Ok((child, status)) if child == shell => {
+                    println!("init: shell (pid {shell}) {}; starting a new one", WaitStatus(status));
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => break,
             }
         }
     }

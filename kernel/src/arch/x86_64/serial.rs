@@ -17,6 +17,12 @@ const LINE_CONTROL: u16 = 3;
 const MODEM_CONTROL: u16 = 4;
 const LINE_STATUS: u16 = 5;
 const LINE_STATUS_THR_EMPTY: u8 = 0x20;
+const LINE_STATUS_DATA_READY: u8 = 0x01;
+
+/// A byte the UART at `base` has received, if any (polled: LSR bit 0 says the receive buffer holds one).
+pub fn read_byte(base: u16) -> Option<u8> {
+    (read_reg(base, LINE_STATUS) & LINE_STATUS_DATA_READY != 0).then(|| read_reg(base, DATA))
+}
 
 /// A working 16550 at `base`.
 #[derive(Debug)]

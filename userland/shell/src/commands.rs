@@ -1,0 +1,240 @@
+//! The shell's commands. Each prints what it finds or an error message; none can end the shell but
+//! `exit`. /proc paths go through libc-rs (`procfs`), which asks the kernel or memd.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use abi::{TaskInfo, cap, proc_text, wait};
+use libc_rs::procfs::{self, Source};
+use libc_rs::{println, sys};
+
+pub enum Flow {
+    Continue,
+    Exit(i32),
+}
+
+const HELP: &str = "\
+commands:
+  help                 this list
+  ps                   tasks: pid, parent, state, priority, rss, name
+  free [-h]            memory in use and free, like free(1) (kB, or human units with -h)
+  cat PATH             a /proc text: /proc/{meminfo,buddyinfo,pagetypeinfo,zoneinfo,vmstat,slabinfo,
+                       vmallocinfo} and /proc/{self,PID}/{maps,smaps,status}
+  dmesg                the kernel log
+  e820                 the firmware memory map (sanitized)
+  memmap               a picture of physical memory by owner
+  uptime               time since boot and the number of tasks
+  run PROGRAM [ARGS]   run a program and wait for it (a bare program name does the same; add & to not wait)
+  kill PID [SIGNAL]    end a task (signal 9 by default)
+  echo TEXT            print TEXT
+  poweroff             switch the machine off
+  exit [CODE]          leave the shell (init starts a new one)";
+
+pub fn run(line: &str) -> Flow {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let Some((&command, args)) = words.split_first() else { return Flow::Continue };
+    match command {
+        "help" => println!("{HELP}"),
+        "ps" => ps(),
+        "free" => free(args.first() == Some(&"-h")),
+        "cat" => {
+            if args.is_empty() {
+                println!("cat: which file? (try `cat /proc/meminfo`)");
+            }
+            for path in args {
+                cat(path);
+            }
+        }
+        "dmesg" => print_source(Source::Kernel(proc_text::DMESG), "dmesg"),
+        "e820" => print_source(Source::Kernel(proc_text::E820), "e820"),
+        "memmap" => print_source(Source::Kernel(proc_text::MEMMAP), "memmap"),
+        "uptime" => uptime(),
+        "kill" => kill(args),
+        "echo" => println!("{}", args.join(" ")),
+        "poweroff" => {
+            // SAFETY: no arguments; the call does not return when it succeeds.
+            let result = unsafe { libc_rs::syscall::syscall0(abi::nr::POWEROFF) };
+            println!("poweroff: refused ({})", result as i64);
+        }
+        "exit" => return Flow::Exit(args.first().and_then(|a| a.parse().ok()).unwrap_or(0)),
+        "run" => match args.split_first() {
+            Some((&program, rest)) => spawn(program, rest),
+            None => println!("run: which program?"),
+        },
+        program => spawn(program, args),
+    }
+    Flow::Continue
+}
+
+/// Prints a whole text, read page by page.
+fn print_source(source: Source, what: &str) {
+    let mut page = [0u8; 4096];
+    let mut offset = 0u64;
+    loop {
+        match procfs::read_at(source, &mut page, offset) {
+            Ok(0) => break,
+            Ok(n) => {
+                libc_rs::stdio::flush_all();
+                let _ = sys::write(1, &page[..n]);
+                offset += n as u64;
+            }
+            Err(e) => {
+                println!("{what}: {e}");
+                return;
+            }
+        }
+    }
+}
+
+fn cat(path: &str) {
+    match procfs::resolve(path) {
+        Some(source) => print_source(source, path),
+        None => println!("cat: {path}: no such file (the /proc texts are the files here; see `help`)"),
+    }
+}
+
+/// The whole text of `source`.
+fn read_all(source: Source) -> String {
+    let mut text = Vec::new();
+    let mut page = [0u8; 4096];
+    while let Ok(n) = procfs::read_at(source, &mut page, text.len() as u64) {
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&page[..n]);
+    }
+    String::from_utf8(text).unwrap_or_default()
+}
+
+fn tasks() -> Vec<TaskInfo> {
+    let mut infos = alloc::vec![TaskInfo::default(); 256];
+    let bytes = (infos.len() * size_of::<TaskInfo>()) as u64;
+    // SAFETY: the kernel writes at most `bytes` bytes of plain data into the vector's buffer.
+    let count = unsafe { libc_rs::syscall::syscall2(abi::nr::TASK_LIST, infos.as_mut_ptr() as u64, bytes) };
+    if (count as i64) < 0 {
+        return Vec::new();
+    }
+    infos.truncate((count as usize).min(256));
+    infos
+}
+
+fn name_of(info: &TaskInfo) -> &str {
+    let end = info.name.iter().position(|&b| b == 0).unwrap_or(info.name.len());
+    core::str::from_utf8(&info.name[..end]).unwrap_or("?")
+}
+
+fn ps() {
+    println!("  PID  PPID S PRI   RSS(kB) PT(kB) COMMAND");
+    for t in tasks() {
+        println!(
+            "{:5} {:5} {} {:3} {:9} {:6} {}",
+            t.pid,
+            t.parent,
+            t.state as u8 as char,
+            t.priority,
+            t.rss_pages * 4,
+            t.pgtable_pages * 4,
+            name_of(&t)
+        );
+    }
+}
+
+/// A meminfo field in kB.
+fn field(meminfo: &str, name: &str) -> u64 {
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// `kB` in free -h's units (Ki, Mi, Gi with one decimal below 10).
+fn human(kb: u64) -> String {
+    let bytes = kb * 1024;
+    let units = ["B", "Ki", "Mi", "Gi", "Ti"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if bytes == 0 {
+        String::from("0B")
+    } else if value < 10.0 && unit > 0 {
+        alloc::format!("{value:.1}{}", units[unit])
+    } else {
+        alloc::format!("{}{}", value as u64, units[unit])
+    }
+}
+
+fn free(human_units: bool) {
+    let meminfo = read_all(Source::Kernel(proc_text::MEMINFO));
+    let total = field(&meminfo, "MemTotal");
+    let free = field(&meminfo, "MemFree");
+    let available = field(&meminfo, "MemAvailable");
+    let buff_cache = field(&meminfo, "Buffers") + field(&meminfo, "Cached") + field(&meminfo, "SReclaimable");
+    let shared = field(&meminfo, "Shmem");
+    let used = total.saturating_sub(free + buff_cache);
+    let show = |kb: u64| if human_units { human(kb) } else { alloc::format!("{kb}") };
+    println!(
+        "{:>15} {:>11} {:>11} {:>11} {:>11} {:>11}",
+        "total", "used", "free", "shared", "buff/cache", "available"
+    );
+    println!(
+        "Mem:   {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}",
+        show(total),
+        show(used),
+        show(free),
+        show(shared),
+        show(buff_cache),
+        show(available)
+    );
+    println!("Swap:  {:>11} {:>11} {:>11}", show(0), show(0), show(0));
+}
+
+fn uptime() {
+    let now = sys::clock_gettime(1).map(|t| (t.tv_sec, t.tv_nsec)).unwrap_or((0, 0));
+    let count = tasks().len();
+    let (h, m, s) = (now.0 / 3600, now.0 / 60 % 60, now.0 % 60);
+    println!("up {h}:{m:02}:{s:02}.{:02}, {count} tasks", now.1 / 10_000_000);
+}
+
+fn kill(args: &[&str]) {
+    let Some(pid) = args.first().and_then(|a| a.parse::<i32>().ok()) else {
+        println!("kill: usage: kill PID [SIGNAL]");
+        return;
+    };
+    let signal = args.get(1).and_then(|a| a.trim_start_matches('-').parse().ok()).unwrap_or(9);
+    match sys::kill(pid, signal) {
+        Ok(()) => println!("kill: sent signal {signal} to {pid}"),
+        Err(e) => println!("kill: {pid}: {e}"),
+    }
+}
+
+fn spawn(program: &str, args: &[&str]) {
+    let (args, background) = match args.split_last() {
+        Some((&"&", rest)) => (rest, true),
+        _ => (args, program.ends_with('&')),
+    };
+    let program = program.trim_end_matches('&');
+    let attr = abi::SpawnAttr { caps: cap::ALL, ..Default::default() };
+    let pid = match sys::spawn(program, args, Some(&attr)) {
+        Ok(pid) => pid,
+        Err(e) => {
+            println!("{program}: {e} (not a program on this system? `help` lists the commands)");
+            return;
+        }
+    };
+    if background {
+        println!("[{pid}] {program}");
+        return;
+    }
+    match sys::wait4(pid as i32, 0) {
+        Ok((_, status)) if wait::if_exited(status) && wait::exit_status(status) == 0 => {}
+        Ok((_, status)) if wait::if_exited(status) => {
+            println!("{program}: exited with code {}", wait::exit_status(status))
+        }
+        Ok((_, status)) => println!("{program}: killed by signal {}", wait::term_sig(status)),
+        Err(e) => println!("{program}: wait: {e}"),
+    }
+}
