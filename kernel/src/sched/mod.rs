@@ -166,7 +166,7 @@ pub fn schedule(mut k: SpinLockGuard<'_, Kernel>) {
         prev_task.fs_base = percpu::fs_base();
     }
     let prev_rsp = &raw mut prev_task.saved_rsp;
-    k.current = next;
+    k.set_current(next);
     gdt::set_kernel_stack(top);
     percpu::set_kernel_rsp(top);
     if next_user {

@@ -157,7 +157,11 @@ impl Task {
 pub struct Kernel {
     pub tasks: BTreeMap<Pid, Box<Task>>,
     pub rq: runqueue::RunQueue<Pid>,
+    /// The running task; change it only with [`Kernel::set_current`].
     pub current: Pid,
+    /// Address of the running task's boxed `Task` (0 before the first), so the hot paths find it without
+    /// a table lookup. Boxes never move, and the running task stays in the table while it runs.
+    current_task: usize,
     pub idle: Pid,
     pub next_pid: Pid,
     pub objects: Objects,
@@ -183,6 +187,7 @@ impl Kernel {
             tasks: BTreeMap::new(),
             rq: runqueue::RunQueue::new(),
             current: 0,
+            current_task: 0,
             idle: 0,
             next_pid: 1,
             objects: Objects::new(),
@@ -205,13 +210,25 @@ impl Kernel {
         self.tasks.get_mut(&pid).map(|t| &mut **t)
     }
 
+    /// Makes `pid` the running task.
+    pub fn set_current(&mut self, pid: Pid) {
+        let task = self.tasks.get_mut(&pid).expect("the new current task is in the table");
+        self.current_task = &raw mut **task as usize;
+        self.current = pid;
+    }
+
     pub fn cur(&self) -> &Task {
-        self.task(self.current).expect("the current task is in the table")
+        debug_assert!(self.current_task != 0);
+        // SAFETY: `current_task` points into the `Box<Task>` of `current` (set by `set_current`); the box
+        // stays in `tasks` while the task runs (it is removed only when reaped, never while running), and
+        // `&self` keeps the table borrowed.
+        unsafe { &*(self.current_task as *const Task) }
     }
 
     pub fn cur_mut(&mut self) -> &mut Task {
-        let pid = self.current;
-        self.task_mut(pid).expect("the current task is in the table")
+        debug_assert!(self.current_task != 0);
+        // SAFETY: as `cur`, with `&mut self` giving exclusive access to the table and so to the box.
+        unsafe { &mut *(self.current_task as *mut Task) }
     }
 
     pub fn alloc_pid(&mut self) -> Pid {

@@ -331,7 +331,7 @@ pub fn start(init: &str, args: &[&[u8]], randomize_va_space: u8) -> ! {
         // A placeholder for the boot context (pid u32::MAX), never scheduled again.
         let boot = new_task(u32::MAX, 0, Comm::new("boot"), 0, 0);
         k.tasks.insert(u32::MAX, Box::new(boot));
-        k.current = u32::MAX;
+        k.set_current(u32::MAX);
         k.task_mut(u32::MAX).expect("inserted").state = State::Running;
         k.started = true;
     }
