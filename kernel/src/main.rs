@@ -165,6 +165,8 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
 fn start_userland(boot: &'static boot::BootInfo, params: &BootParams<'_>, smap: bool) -> ! {
     cpu_arch::percpu::init();
     cpu_arch::syscall::init();
+    let (total_pages, _) = mm::page_alloc::nr_pages();
+    mm::memcontrol::init(total_pages);
     mm::uaccess::set_smap(smap);
     let tables = mm::aspace::preallocate_kernel_pml4();
     pr_info!(

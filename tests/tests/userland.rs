@@ -168,3 +168,20 @@ fn the_shell_runs_commands_typed_on_the_serial_line() {
     assert!(out.log.has_output("reboot: Power down"));
     assert!(out.status.is_some(), "QEMU powered off instead of timing out");
 }
+
+#[test]
+fn a_hog_in_a_16_mib_group_is_killed_at_the_limit() {
+    let out = run(&demo("init=cgroup_limit"));
+    out.expect_status(EXIT_PASS);
+    assert!(out.log.has("memcg: created /demo (group 1)"));
+    assert!(
+        out.log.has("[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name")
+    );
+    let kill = out.log.find("Memory cgroup out of memory: Killed process ").expect("the group OOM report");
+    assert!(kill.contains("(cgroup_limit)") && kill.contains("anon-rss:"), "{kill}");
+    assert!(out.log.has_output("cgroup_limit: the hog killed by signal 9"));
+    assert!(out.log.has_output("cgroup_limit: this task, outside the group, touched 32 MiB and runs on"));
+    assert!(out.log.has_output("  oom_kill 1"));
+    assert!(out.log.has_output("cgroup_limit: /demo/memory.current after the hog = 0"));
+    assert_no_leak(&out, "cgroup_limit");
+}

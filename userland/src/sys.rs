@@ -339,3 +339,34 @@ pub fn print_text(mut read: impl FnMut(&mut [u8], u64) -> Result<u64, Errno>) ->
         offset += n as u64;
     }
 }
+
+/// `group_ctl(request, buf, offset)`: memory-group control (see `abi::group_op`); `buf` receives what a
+/// READ returns.
+pub fn group_ctl(
+    op: u64,
+    path: &str,
+    pid: u64,
+    file: &str,
+    value: &str,
+    buf: &mut [u8],
+    offset: u64,
+) -> Result<u64, Errno> {
+    let mut request = abi::GroupRequest { op, pid, ..Default::default() };
+    let copy = |dst: &mut [u8], src: &str| {
+        let n = src.len().min(dst.len() - 1);
+        dst[..n].copy_from_slice(&src.as_bytes()[..n]);
+    };
+    copy(&mut request.path, path);
+    copy(&mut request.file, file);
+    copy(&mut request.value, value);
+    // SAFETY: the kernel reads the request and writes at most `buf.len()` bytes into `buf`.
+    Errno::result(unsafe {
+        syscall4(
+            nr::GROUP_CTL,
+            &request as *const abi::GroupRequest as u64,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+            offset,
+        )
+    })
+}

@@ -66,6 +66,10 @@ pub mod nr {
     pub const TASK_LIST: u64 = 0x1008;
     /// `poweroff() -> !`: switches the machine off (ACPI S5 on QEMU). Needs [`super::cap::KILL`].
     pub const POWEROFF: u64 = 0x1009;
+    /// `group_ctl(request, buf, len, offset)`: memory-group control for limitd (create, remove, attach a
+    /// process, write and read the `memory.*` files); `request` points to a [`super::GroupRequest`]. Changing
+    /// anything needs [`super::cap::GROUP`]; reading does not.
+    pub const GROUP_CTL: u64 = 0x1030;
 
     /// `endpoint_create() -> handle`.
     pub const ENDPOINT_CREATE: u64 = 0x1010;
@@ -368,6 +372,38 @@ pub struct TaskInfo {
     pub rss_peak_pages: u64,
     /// `b'R'` running or ready, `b'S'` sleeping (blocked), `b'Z'` zombie.
     pub state: u64,
+}
+
+/// `group_ctl` operations.
+pub mod group_op {
+    pub const CREATE: u64 = 0;
+    pub const REMOVE: u64 = 1;
+    /// Moves process `pid` (all its threads) into the group; later charges go there.
+    pub const ATTACH: u64 = 2;
+    /// Writes `value` into `file` (memory.max, memory.high, memory.min, memory.low, memory.oom.group,
+    /// memory.peak to reset it).
+    pub const WRITE: u64 = 3;
+    /// Reads `file` (memory.current, .max, .high, .min, .low, .peak, .events, .events.local, .stat,
+    /// .oom.group, cgroup.procs) into the buffer from `offset` on.
+    pub const READ: u64 = 4;
+}
+
+/// A `group_ctl` request: strings are NUL-padded.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupRequest {
+    pub op: u64,
+    pub pid: u64,
+    /// The group's path, `/` for the root (`/sys/fs/cgroup/` stripped).
+    pub path: [u8; 64],
+    pub file: [u8; 32],
+    pub value: [u8; 32],
+}
+
+impl Default for GroupRequest {
+    fn default() -> Self {
+        GroupRequest { op: 0, pid: 0, path: [0; 64], file: [0; 32], value: [0; 32] }
+    }
 }
 
 /// Wait status encoding (Linux): exited with code c → `c << 8`; killed by signal s → `s`.

@@ -24,7 +24,8 @@ use mm_core::pgtable::{EmptyTables, PageSize, PageTable, PgtableError, PhysMemor
 
 use super::layout::page_offset;
 use super::sparse::Vmemmap;
-use super::{PAGE_SIZE, highmem, page_alloc, pgtable};
+use super::{PAGE_SIZE, highmem, memcontrol, page_alloc, pgtable};
+use memcg::group::StatKind;
 
 /// Page-table pages of all user halves (meminfo's `PageTables` adds them to the kernel's).
 pub static USER_PGTABLE_PAGES: AtomicU64 = AtomicU64::new(0);
@@ -71,6 +72,8 @@ pub enum FaultError {
     Protection,
     /// No memory to back the page.
     OutOfMemory,
+    /// The memory group (this one, or an ancestor) is at its `memory.max`.
+    GroupOom(u32),
 }
 
 /// Errors of range operations, as errno values.
@@ -91,9 +94,10 @@ impl VmError {
     }
 }
 
-/// Table pages of a user half, from the buddy allocator, counted per space.
+/// Table pages of a user half, from the buddy allocator, counted per space and charged to its group.
 struct UserPtMem<'a> {
     nr_tables: &'a mut u64,
+    group: u32,
 }
 
 impl PhysMemory for UserPtMem<'_> {
@@ -109,14 +113,20 @@ impl PhysMemory for UserPtMem<'_> {
     }
 
     fn alloc_table(&mut self) -> Option<u64> {
-        let pfn = page_alloc::alloc_pages_raw(Gfp::GFP_KERNEL | Gfp::__GFP_ZERO, 0)?;
+        memcontrol::try_charge(self.group, 1, StatKind::PageTables).ok()?;
+        let Some(pfn) = page_alloc::alloc_pages_raw(Gfp::GFP_KERNEL | Gfp::__GFP_ZERO, 0) else {
+            memcontrol::uncharge(self.group, 1, StatKind::PageTables);
+            return None;
+        };
         Vmemmap.page_mut(pfn).owner = PageOwner::PageTable as u8;
+        memcontrol::set_page_group(pfn, self.group);
         *self.nr_tables += 1;
         USER_PGTABLE_PAGES.fetch_add(1, Ordering::Relaxed);
         Some(pfn * PAGE_SIZE)
     }
 
     fn free_table(&mut self, table: u64) {
+        memcontrol::uncharge(memcontrol::page_group(table / PAGE_SIZE), 1, StatKind::PageTables);
         Vmemmap.page_mut(table / PAGE_SIZE).owner = PageOwner::KernelAlloc as u8;
         page_alloc::free_pages_raw(table / PAGE_SIZE, 0);
         *self.nr_tables -= 1;
@@ -127,6 +137,8 @@ impl PhysMemory for UserPtMem<'_> {
 /// A task's address space.
 pub struct AddressSpace {
     pgtable: Option<PageTable>,
+    /// The memory group its pages are charged to.
+    group: u32,
     ranges: BTreeMap<u64, Range>,
     /// Table pages, the PML4 included.
     nr_tables: u64,
@@ -151,9 +163,9 @@ fn pte_flags(prot_bits: u64, writable: bool) -> PteFlags {
 
 impl AddressSpace {
     /// A new, empty space sharing the kernel half of the current kernel page table.
-    pub fn new() -> Option<Self> {
+    pub fn new(group: u32) -> Option<Self> {
         let mut nr_tables = 0;
-        let mut mem = UserPtMem { nr_tables: &mut nr_tables };
+        let mut mem = UserPtMem { nr_tables: &mut nr_tables, group };
         let pgtable = PageTable::new(&mut mem).ok()?;
         let root = pgtable.root();
         let kernel_root = pgtable::with_kernel_pgtable(|table, _| table.root())?;
@@ -163,6 +175,7 @@ impl AddressSpace {
         }
         Some(AddressSpace {
             pgtable: Some(pgtable),
+            group,
             ranges: BTreeMap::new(),
             nr_tables,
             rss_anon: 0,
@@ -191,7 +204,18 @@ impl AddressSpace {
 
     fn split(&mut self) -> (&mut PageTable, UserPtMem<'_>) {
         let table = self.pgtable.as_mut().expect("address space used after destroy");
-        (table, UserPtMem { nr_tables: &mut self.nr_tables })
+        (table, UserPtMem { nr_tables: &mut self.nr_tables, group: self.group })
+    }
+
+    /// The group new pages are charged to; moving a process changes it (earlier charges stay where they
+    /// were made, as in cgroup v2).
+    pub fn set_group(&mut self, group: u32) {
+        self.group = group;
+    }
+
+    /// Pages the ranges span (VmSize).
+    pub fn total_pages(&self) -> u64 {
+        self.ranges.values().map(|r| (r.end - r.start) / PAGE_SIZE).sum()
     }
 
     fn note_rss(&mut self) {
@@ -265,7 +289,7 @@ impl AddressSpace {
     /// Maps a fresh page at `virt` filled by `fill` (the loader's partial pages and the stack's top).
     pub fn map_new_page(&mut self, virt: u64, fill: impl FnOnce(&mut [u8])) -> Result<(), VmError> {
         let range = *self.find(virt).ok_or(VmError::Invalid)?;
-        let pfn = alloc_user_page().ok_or(VmError::NoMemory)?;
+        let pfn = alloc_user_page(self.group).map_err(|_| VmError::NoMemory)?;
         with_user_page(pfn, fill);
         let flags = pte_flags(range.prot, range.prot & prot::WRITE != 0);
         let (table, mut mem) = self.split();
@@ -300,7 +324,8 @@ impl AddressSpace {
         let present = self.table().translate(&self.mem_ro(), page).ok();
         match present {
             None => {
-                let pfn = alloc_user_page().ok_or(FaultError::OutOfMemory)?;
+                let pfn = alloc_user_page(self.group)?;
+                memcontrol::count_fault(self.group);
                 let flags = pte_flags(range.prot, writable);
                 let (table, mut mem) = self.split();
                 if table.map(&mut mem, page, pfn * PAGE_SIZE, PageSize::Size4K, flags).is_err() {
@@ -316,7 +341,7 @@ impl AddressSpace {
                 // Copy-on-write: the page is an image frame (or shared); give this space its own copy.
                 let old_pfn = t.phys / PAGE_SIZE;
                 let owned = Vmemmap.page(old_pfn).owner == PageOwner::User as u8;
-                let new_pfn = alloc_user_page().ok_or(FaultError::OutOfMemory)?;
+                let new_pfn = alloc_user_page(self.group)?;
                 // SAFETY: the new page is this function's alone; the old one is only read (other spaces
                 // map it read-only, and image frames are never written).
                 unsafe { highmem::copy_highpage(new_pfn, old_pfn) };
@@ -548,7 +573,7 @@ impl AddressSpace {
         let _ = self.zap(layout::USER_MIN, layout::USER_END);
         self.ranges.clear();
         let table = self.pgtable.take().expect("checked above");
-        let mut mem = UserPtMem { nr_tables: &mut self.nr_tables };
+        let mut mem = UserPtMem { nr_tables: &mut self.nr_tables, group: self.group };
         // The kernel half is shared: clear those entries so `destroy` frees only the user half's tables.
         for index in 256..512 {
             mem.write_entry(table.root(), index, 0);
@@ -588,15 +613,21 @@ fn map_error(e: PgtableError) -> VmError {
     }
 }
 
-/// A zeroed page for user memory (highmem allowed), marked as a user page with one reference.
-fn alloc_user_page() -> Option<u64> {
-    let pfn = page_alloc::alloc_pages_raw(Gfp::GFP_HIGHUSER_MOVABLE | Gfp::__GFP_ZERO, 0)?;
+/// A zeroed page for user memory (highmem allowed), charged to `group`, marked as a user page with one
+/// reference.
+fn alloc_user_page(group: u32) -> Result<u64, FaultError> {
+    memcontrol::try_charge(group, 1, StatKind::Anon).map_err(FaultError::GroupOom)?;
+    let Some(pfn) = page_alloc::alloc_pages_raw(Gfp::GFP_HIGHUSER_MOVABLE | Gfp::__GFP_ZERO, 0) else {
+        memcontrol::uncharge(group, 1, StatKind::Anon);
+        return Err(FaultError::OutOfMemory);
+    };
     let mut map = Vmemmap;
     let page = map.page_mut(pfn);
     page.owner = PageOwner::User as u8;
     page.refcount.store(1, Ordering::Relaxed);
+    page.private = u64::from(group);
     ANON_PAGES.fetch_add(1, Ordering::Relaxed);
-    Some(pfn)
+    Ok(pfn)
 }
 
 fn free_user_page(pfn: u64) {
@@ -611,7 +642,10 @@ fn put_user_page(pfn: u64) {
     if page.refcount.load(Ordering::Acquire) > 1 {
         page.refcount.fetch_sub(1, Ordering::AcqRel);
     } else {
+        let group = page.private as u32;
         page.owner = PageOwner::KernelAlloc as u8;
+        page.private = 0;
+        memcontrol::uncharge(group, 1, StatKind::Anon);
         ANON_PAGES.fetch_sub(1, Ordering::Relaxed);
         page_alloc::free_pages_raw(pfn, 0);
     }

@@ -12,6 +12,7 @@ pub mod highmem;
 pub mod kmalloc;
 pub mod layout;
 pub mod memblock;
+pub mod memcontrol;
 pub mod memmap;
 pub mod mm_init;
 pub mod mmzone;

@@ -94,6 +94,8 @@ unsafe impl Pod for abi::MemInfo {}
 unsafe impl Pod for abi::TaskInfo {}
 // SAFETY: as above.
 unsafe impl Pod for abi::RangeInfo {}
+// SAFETY: repr(C) of u64s and byte arrays, no padding.
+unsafe impl Pod for abi::GroupRequest {}
 
 /// An untrusted user pointer to one `T`.
 #[derive(Clone, Copy, Debug)]

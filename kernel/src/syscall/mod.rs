@@ -7,6 +7,7 @@
 //! task yields to a more urgent one that became ready meanwhile.
 
 mod futex;
+mod group;
 mod ipc;
 mod misc;
 mod task;
@@ -36,6 +37,7 @@ extern "C" fn syscall_dispatch(frame: &mut TrapFrame) {
         nr::READ => misc::read(a),
         nr::TASK_LIST => task::task_list(a),
         nr::POWEROFF => misc::poweroff(),
+        nr::GROUP_CTL => group::group_ctl(a),
         nr::WRITE => misc::write(a),
         nr::GETPID => misc::getpid(),
         nr::GETTID => misc::gettid(),

@@ -42,6 +42,13 @@ impl Remains {
 fn do_exit(k: &mut Kernel, pid: Pid, status: i32) {
     let Some(task) = k.task_mut(pid) else { return };
     task.state = State::Zombie(status);
+    if task.user && task.kernel_stack_pages > 0 {
+        crate::mm::memcontrol::uncharge(
+            task.group,
+            task.kernel_stack_pages,
+            memcg::group::StatKind::KernelStack,
+        );
+    }
     let handles: Vec<_> = task.handles.drain(..).flatten().collect();
     task.inbox = None;
     task.outbox = None;

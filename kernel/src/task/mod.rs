@@ -118,6 +118,10 @@ pub struct Task {
     pub reply_to: Option<Pid>,
     pub wake_at_ns: u64,
     pub fs_base: u64,
+    /// The memory group the task's pages are charged to (`memcg::GroupId` as u32; 0 = root).
+    pub group: u32,
+    /// `/proc/PID/oom_score_adj` (−1000 = never chosen by the OOM killer).
+    pub oom_score_adj: i16,
     /// A user task (has a user frame at the top of its kernel stack).
     pub user: bool,
     pub kernel_stack_pages: u64,

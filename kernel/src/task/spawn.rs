@@ -201,6 +201,8 @@ fn new_task(pid: Pid, parent: Pid, comm: Comm, priority: u8, caps: u32) -> Task 
         reply_to: None,
         wake_at_ns: 0,
         fs_base: 0,
+        group: 0,
+        oom_score_adj: 0,
         user: false,
         kernel_stack_pages: 0,
     }
@@ -219,23 +221,52 @@ pub fn spawn(req: SpawnRequest<'_>) -> Result<Pid, i64> {
             return Err(-ENOEXEC);
         }
     };
-    let mut aspace = AddressSpace::new().ok_or(-ENOMEM)?;
+    // The child starts in its parent's memory group; its kernel stack is charged there too.
+    let group = KERNEL.lock().task(req.parent).map_or(0, |p| p.group);
+    crate::mm::memcontrol::try_charge(
+        group,
+        KERNEL_STACK_SIZE / PAGE_SIZE,
+        memcg::group::StatKind::KernelStack,
+    )
+    .map_err(|_| -ENOMEM)?;
+    let uncharge_stack = || {
+        crate::mm::memcontrol::uncharge(
+            group,
+            KERNEL_STACK_SIZE / PAGE_SIZE,
+            memcg::group::StatKind::KernelStack,
+        )
+    };
+    let Some(mut aspace) = AddressSpace::new(group) else {
+        uncharge_stack();
+        return Err(-ENOMEM);
+    };
     if let Err(e) = load_segments(&mut aspace, &plan, &module) {
         pr_err!("exec: {}: cannot map its segments ({e:?})", req.name);
+        uncharge_stack();
         return Err(-e.errno());
     }
     let mut argv: Vec<&[u8]> = Vec::with_capacity(req.args.len() + 1);
     argv.push(req.name.as_bytes());
     argv.extend_from_slice(req.args);
     let randomize = KERNEL.lock().randomize_va_space;
-    let sp = setup_stack(&mut aspace, &plan, &argv, stack_top(randomize))?;
-    let stack = vmalloc::alloc_kernel_stack("task").ok_or(-ENOMEM)?;
+    let sp = match setup_stack(&mut aspace, &plan, &argv, stack_top(randomize)) {
+        Ok(sp) => sp,
+        Err(e) => {
+            uncharge_stack();
+            return Err(e);
+        }
+    };
+    let Some(stack) = vmalloc::alloc_kernel_stack("task") else {
+        uncharge_stack();
+        return Err(-ENOMEM);
+    };
     let saved_rsp = initial_user_context(stack.top, plan.entry, sp);
 
     let mut k = KERNEL.lock();
     let pid = k.alloc_pid();
     let mut task = new_task(pid, req.parent, Comm::new(req.name), req.priority, req.caps);
     task.serial = k.next_serial;
+    task.group = group;
     k.next_serial = (k.next_serial + 1) & 0x7fff_ffff;
     task.kstack = Some(stack);
     task.saved_rsp = saved_rsp;
@@ -281,6 +312,13 @@ pub fn thread_create(entry: u64, stack_top: u64, arg: u64, tls: u64) -> Result<P
     let pid = k.alloc_pid();
     let mut task = new_task(pid, parent_pid, comm, priority, caps);
     task.tgid = tgid;
+    task.group = k.task(parent_pid).map_or(0, |p| p.group);
+    // A thread's kernel stack is charged like a process's (not refused: the creator is already running).
+    let _ = crate::mm::memcontrol::try_charge(
+        task.group,
+        KERNEL_STACK_SIZE / PAGE_SIZE,
+        memcg::group::StatKind::KernelStack,
+    );
     task.serial = serial;
     task.kstack = Some(stack);
     task.saved_rsp = saved_rsp;

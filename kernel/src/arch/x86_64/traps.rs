@@ -153,6 +153,18 @@ fn user_exception(frame: &mut TrapFrame) {
             let exec = frame.error_code & pf::INSTRUCTION != 0;
             match crate::mm::fault::handle_user_fault(address, write, exec) {
                 Ok(()) => {}
+                Err(crate::mm::aspace::FaultError::GroupOom(group)) => {
+                    // The task's memory group is at memory.max: the group OOM killer picks a victim in
+                    // it. If that was someone else, the fault is retried with their memory back.
+                    if !crate::mm::memcontrol::group_oom(group) {
+                        force_fatal_signal(
+                            frame,
+                            abi::signal::SIGKILL,
+                            "killed by the memory-group OOM killer",
+                            Some(address),
+                        )
+                    }
+                }
                 Err(crate::mm::aspace::FaultError::OutOfMemory) => {
                     pr_warn!("Out of memory: cannot back a page fault at {address:#x}; killing the task");
                     force_fatal_signal(frame, abi::signal::SIGKILL, "out of memory", Some(address))

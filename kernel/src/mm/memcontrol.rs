@@ -1,0 +1,196 @@
+//! Memory groups in the kernel (Linux's `memcontrol.c`): the counters `memcg::Groups` keeps, charged at the
+//! moment a page is committed to a task — a user page on a fault or a load, a page-table page, a kernel
+//! stack — and refused before the page is mapped when a group would pass its `memory.max` (DESIGN §6:
+//! groups are kernel counters that limitd programs).
+//!
+//! A refused charge is a group OOM: the `oom` event is counted and the kernel's OOM killer picks a victim
+//! inside the group with Linux's `oom_badness` (`memcg::oom`), reports it as Linux does and kills it. Each
+//! charged frame remembers its group in its page descriptor (`private`), so the uncharge goes to the
+//! group that was charged even after the task moved.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use memcg::group::{Charge, Event, GroupId, Groups, StatKind};
+use mm_core::page::PageMap;
+
+use super::sparse::Vmemmap;
+use crate::sync::SpinLock;
+
+static GROUPS: SpinLock<Option<Groups>> = SpinLock::new(None);
+
+/// Sets up the root group over all managed memory.
+pub fn init(total_pages: u64) {
+    *GROUPS.lock() = Some(Groups::new(total_pages));
+}
+
+/// Runs `f` on the groups (None before `init`).
+pub fn with<R>(f: impl FnOnce(&mut Groups) -> R) -> Option<R> {
+    GROUPS.lock().as_mut().map(f)
+}
+
+/// Runs `f` on the groups, read-only.
+pub fn with_ref<R>(f: impl FnOnce(&Groups) -> R) -> Option<R> {
+    GROUPS.lock().as_ref().map(f)
+}
+
+/// Charges `pages` of `kind` to `group`; `Err(group at max)` when a level would pass its `memory.max`
+/// (its `max` and `oom` events are counted).
+pub fn try_charge(group: u32, pages: u64, kind: StatKind) -> Result<(), u32> {
+    let mut guard = GROUPS.lock();
+    let Some(groups) = guard.as_mut() else { return Ok(()) };
+    match groups.try_charge(GroupId::from_u32(group), pages, kind) {
+        Ok(Charge::Charged { over_high }) => {
+            if let Some(high) = over_high {
+                let _ = groups.raise_high_events(high);
+            }
+            Ok(())
+        }
+        Ok(Charge::AtMax { group: at_max }) => {
+            let _ = groups.raise_event(at_max, Event::Oom);
+            Err(at_max.as_u32())
+        }
+        // An unknown group (removed meanwhile): charge the root instead of failing the allocation.
+        Err(_) => {
+            let _ = groups.force_charge(GroupId::ROOT, pages, kind);
+            Ok(())
+        }
+    }
+}
+
+/// Gives back a charge made with [`try_charge`].
+pub fn uncharge(group: u32, pages: u64, kind: StatKind) {
+    if let Some(groups) = GROUPS.lock().as_mut() {
+        let _ = groups.uncharge(GroupId::from_u32(group), pages, kind);
+    }
+}
+
+/// Records the group a frame was charged to.
+pub fn set_page_group(pfn: u64, group: u32) {
+    Vmemmap.page_mut(pfn).private = u64::from(group);
+}
+
+/// The group a frame was charged to.
+pub fn page_group(pfn: u64) -> u32 {
+    Vmemmap.page(pfn).private as u32
+}
+
+/// Counts a page fault in the group's `memory.stat`.
+pub fn count_fault(group: u32) {
+    if let Some(groups) = GROUPS.lock().as_mut() {
+        let _ = groups.count_vm_event(GroupId::from_u32(group), memcg::group::VmEvent::PgFault, 1);
+    }
+}
+
+/// The group OOM killer: picks the task of `group`'s subtree with the highest badness and kills it
+/// (every task of the chosen `memory.oom.group`, if set), printing Linux's report. Returns true when
+/// other tasks were killed and the caller may retry; false when the running task was chosen or nothing
+/// could be killed (the caller then ends the running task).
+pub fn group_oom(group: u32) -> bool {
+    use crate::task::KERNEL;
+    let mut k = KERNEL.lock();
+    let me = k.current;
+    struct Row {
+        pid: u32,
+        tgid: u32,
+        name: String,
+        group: u32,
+        total_vm: u64,
+        rss_anon: u64,
+        rss_file: u64,
+        tables: u64,
+        exempt: bool,
+    }
+    let rows: Vec<Row> = k
+        .tasks
+        .values()
+        .filter(|t| t.is_alive() && t.user && t.pid == t.tgid)
+        .map(|t| {
+            let (total_vm, anon, file, tables) = t.aspace.as_ref().map_or((0, 0, 0, 0), |a| {
+                let a = a.lock();
+                (a.total_pages(), a.rss_anon, a.rss_image, a.nr_tables())
+            });
+            Row {
+                pid: t.pid,
+                tgid: t.tgid,
+                name: String::from(t.comm.as_str()),
+                group: t.group,
+                total_vm,
+                rss_anon: anon,
+                rss_file: file,
+                tables,
+                exempt: t.pid == 1 || t.oom_score_adj == -1000,
+            }
+        })
+        .collect();
+    let guard = GROUPS.lock();
+    let Some(groups) = guard.as_ref() else { return false };
+    let candidates: Vec<memcg::oom::Candidate<'_>> = rows
+        .iter()
+        .map(|r| memcg::oom::Candidate {
+            pid: r.pid,
+            tgid: r.tgid,
+            uid: 0,
+            name: &r.name,
+            group: GroupId::from_u32(r.group),
+            total_vm: r.total_vm,
+            rss_anon: r.rss_anon,
+            rss_file: r.rss_file,
+            rss_shmem: 0,
+            swap: 0,
+            pgtables_bytes: r.tables * 4096,
+            oom_score_adj: 0,
+            exempt: r.exempt,
+            exiting: false,
+            oom_victim: false,
+        })
+        .collect();
+    let Ok(scope) = memcg::oom::Scope::group(groups, GroupId::from_u32(group)) else { return false };
+    let path = groups.path(GroupId::from_u32(group)).unwrap_or_default();
+    let Some(victim) = memcg::oom::select_victim(&candidates, &scope, groups) else {
+        crate::pr_err!("Memory cgroup out of memory: no killable task in {path}");
+        return false;
+    };
+    let mut report = String::new();
+    let _ = memcg::oom::write_dump_tasks(&mut report, &candidates, &scope, groups);
+    for line in report.lines() {
+        crate::pr_info!("{line}");
+    }
+    let mut kills = Vec::new();
+    for &index in &victim.kill {
+        let mut line = String::new();
+        let _ = memcg::oom::write_kill(&mut line, memcg::oom::MSG_MEMCG_OUT_OF_MEMORY, &candidates[index]);
+        crate::pr_err!("{}", line.trim_end());
+        kills.push((candidates[index].pid, GroupId::from_u32(rows[index].group)));
+    }
+    drop(guard);
+    let mut killed_me = false;
+    let mut remains = Vec::new();
+    for (pid, victim_group) in kills {
+        with_locked(|groups| {
+            let _ = groups.raise_event(victim_group, Event::OomKill);
+        });
+        if pid == k.cur().tgid {
+            killed_me = true;
+            continue;
+        }
+        remains.push(crate::task::exit::kill_threads(
+            &mut k,
+            pid,
+            me,
+            abi::wait::signaled(abi::signal::SIGKILL as u8),
+        ));
+    }
+    drop(k);
+    let killed_others = !remains.is_empty();
+    for r in remains {
+        r.free();
+    }
+    !killed_me && killed_others
+}
+
+fn with_locked(f: impl FnOnce(&mut Groups)) {
+    if let Some(groups) = GROUPS.lock().as_mut() {
+        f(groups);
+    }
+}

@@ -1,0 +1,131 @@
+//! `group_ctl`: memory-group control, the mechanism limitd (and the shell) drive: create and remove
+//! groups, move a process into one, write the `memory.*` limits, read the `memory.*` files in cgroup v2's
+//! formats. Changing anything needs `cap::GROUP`; reading does not.
+
+use alloc::string::String;
+use core::fmt::Write;
+
+use abi::errno::{EINVAL, ENOENT, EPERM, ESRCH};
+use abi::{GroupRequest, cap, group_op};
+use memcg::group::{GroupId, parse_limit_pages, parse_oom_group, write_bytes, write_limit};
+
+use super::{Args, Result};
+use crate::mm::memcontrol;
+use crate::mm::uaccess::{UserPtr, UserSlice};
+use crate::task::KERNEL;
+
+fn text(bytes: &[u8]) -> core::result::Result<&str, i64> {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    core::str::from_utf8(&bytes[..end]).map_err(|_| -EINVAL)
+}
+
+fn errno(e: memcg::Error) -> i64 {
+    -i64::from(e.errno())
+}
+
+pub fn group_ctl(a: Args) -> Result {
+    let [request, buf, len, offset, ..] = a.0;
+    let req = UserPtr::<GroupRequest>::new(request)?.read()?;
+    let path = text(&req.path)?;
+    let file = text(&req.file)?;
+    let value = text(&req.value)?;
+    let privileged = KERNEL.lock().cur().caps & cap::GROUP != 0;
+    if req.op != group_op::READ && !privileged {
+        return Err(-EPERM);
+    }
+    let lookup = |path: &str| memcontrol::with_ref(|g| g.lookup(path)).unwrap_or(Err(memcg::Error::Root));
+    match req.op {
+        group_op::CREATE => {
+            let (parent, name) = path.rsplit_once('/').ok_or(-EINVAL)?;
+            let parent = if parent.is_empty() { "/" } else { parent };
+            let parent = lookup(parent).map_err(|_| -ENOENT)?;
+            let id = memcontrol::with(|g| g.create(parent, name)).ok_or(-EINVAL)?.map_err(errno)?;
+            crate::pr_info!("memcg: created {path} (group {})", id.as_u32());
+            Ok(u64::from(id.as_u32()))
+        }
+        group_op::REMOVE => {
+            let id = lookup(path).map_err(|_| -ENOENT)?;
+            memcontrol::with(|g| g.remove(id)).ok_or(-EINVAL)?.map_err(errno)?;
+            Ok(0)
+        }
+        group_op::ATTACH => {
+            let id = lookup(path).map_err(|_| -ENOENT)?;
+            let pid = u32::try_from(req.pid).map_err(|_| -ESRCH)?;
+            let mut k = KERNEL.lock();
+            let tgid = k.task(pid).filter(|t| t.is_alive()).map(|t| t.tgid).ok_or(-ESRCH)?;
+            let threads: alloc::vec::Vec<u32> =
+                k.tasks.values().filter(|t| t.tgid == tgid && t.is_alive()).map(|t| t.pid).collect();
+            for pid in threads {
+                let Some(task) = k.task_mut(pid) else { continue };
+                let from = GroupId::from_u32(task.group);
+                task.group = id.as_u32();
+                if let Some(space) = &task.aspace {
+                    space.lock().set_group(id.as_u32());
+                }
+                let _ = memcontrol::with(|g| g.move_task(from, id));
+            }
+            Ok(0)
+        }
+        group_op::WRITE => {
+            let id = lookup(path).map_err(|_| -ENOENT)?;
+            memcontrol::with(|g| -> core::result::Result<(), memcg::Error> {
+                match file {
+                    "memory.max" => g.set_max(id, parse_limit_pages(value)?).map(|_| ()),
+                    "memory.high" => g.set_high(id, parse_limit_pages(value)?).map(|_| ()),
+                    "memory.min" => g.set_min(id, parse_limit_pages(value)?),
+                    "memory.low" => g.set_low(id, parse_limit_pages(value)?),
+                    "memory.oom.group" => g.set_oom_group(id, parse_oom_group(value)?),
+                    "memory.peak" => g.reset_peak(id),
+                    _ => Err(memcg::Error::Root),
+                }
+            })
+            .ok_or(-EINVAL)?
+            .map_err(|e| if matches!(e, memcg::Error::Root) { -EINVAL } else { errno(e) })?;
+            Ok(0)
+        }
+        group_op::READ => {
+            let id = lookup(path).map_err(|_| -ENOENT)?;
+            let out = UserSlice::new(buf, len)?;
+            let mut body = String::new();
+            let written = memcontrol::with_ref(|g| -> core::result::Result<(), memcg::Error> {
+                let group = g.get(id)?;
+                match file {
+                    "memory.current" => write_bytes(&mut body, group.current()),
+                    "memory.peak" => write_bytes(&mut body, group.peak()),
+                    "memory.max" => write_limit(&mut body, group.max()),
+                    "memory.high" => write_limit(&mut body, group.high()),
+                    "memory.min" => write_bytes(&mut body, group.min()),
+                    "memory.low" => write_bytes(&mut body, group.low()),
+                    "memory.events" => g.memory_events(&mut body, id, false),
+                    "memory.events.local" => g.memory_events(&mut body, id, true),
+                    "memory.stat" => g.memory_stat(&mut body, id),
+                    "memory.oom.group" => {
+                        writeln!(body, "{}", u8::from(group.oom_group())).map_err(|_| memcg::Error::Root)
+                    }
+                    "cgroup.procs" => Ok(()),
+                    _ => Err(memcg::Error::Root),
+                }
+            });
+            match written {
+                Some(Ok(())) => {}
+                Some(Err(_)) | None => return Err(-ENOENT),
+            }
+            if file == "cgroup.procs" {
+                let k = KERNEL.lock();
+                for t in k
+                    .tasks
+                    .values()
+                    .filter(|t| t.is_alive() && t.user && t.pid == t.tgid && t.group == id.as_u32())
+                {
+                    let _ = writeln!(body, "{}", t.pid);
+                }
+            }
+            let bytes = body.as_bytes();
+            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+            let n = (bytes.len() - start).min(out.len() as usize);
+            UserSlice::new(buf, n as u64)?.write(&bytes[start..start + n])?;
+            Ok(n as u64)
+        }
+        _ => Err(-EINVAL),
+    }
+}
