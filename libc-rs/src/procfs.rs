@@ -13,10 +13,41 @@ pub enum Source {
     Kernel(u64),
     /// `memd_text(op, pid)`; pid 0 is the calling process.
     Memd { op: u64, pid: u64 },
+    /// A memory group's file, `/sys/fs/cgroup/PATH/FILE` (`group_ctl` READ): the group's path and the
+    /// file name, NUL-padded.
+    Group { path: [u8; 64], file: [u8; 32] },
+}
+
+/// The mount point of the memory groups.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// Splits `/sys/fs/cgroup/a/b/memory.max` into the group path (`/a/b`) and the file (`memory.max`).
+pub fn split_group_file(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix(CGROUP_ROOT)?;
+    let (group, file) = rest.rsplit_once('/')?;
+    let group = if group.is_empty() { "/" } else { group };
+    (file.starts_with("memory.") || file.starts_with("cgroup.")).then_some((group, file))
+}
+
+/// The group path of a `/sys/fs/cgroup/...` directory (`/sys/fs/cgroup/g` → `/g`).
+pub fn group_dir(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix(CGROUP_ROOT)?.trim_end_matches('/');
+    Some(if rest.is_empty() { "/" } else { rest })
+}
+
+fn padded<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let mut out = [0u8; N];
+    (s.len() < N).then(|| {
+        out[..s.len()].copy_from_slice(s.as_bytes());
+        out
+    })
 }
 
 /// The source of `path`, if it is a /proc text this system has.
 pub fn resolve(path: &str) -> Option<Source> {
+    if let Some((group, file)) = split_group_file(path) {
+        return Some(Source::Group { path: padded(group)?, file: padded(file)? });
+    }
     let rest = path.strip_prefix("/proc/")?;
     if let Some(which) = abi::proc_text::NAMES.iter().position(|&name| name == rest) {
         return Some(Source::Kernel(which as u64));
@@ -46,6 +77,11 @@ pub fn read_at(source: Source, buf: &mut [u8], offset: u64) -> Result<usize, cra
         match source {
             Source::Kernel(which) => syscall4(abi::nr::PROC_TEXT, which, ptr, len, offset),
             Source::Memd { op, pid } => syscall5(abi::nr::MEMD_TEXT, op, pid, ptr, len, offset),
+            Source::Group { path, file } => {
+                let request =
+                    abi::GroupRequest { op: abi::group_op::READ, pid: 0, path, file, value: [0; 32] };
+                syscall4(abi::nr::GROUP_CTL, &request as *const abi::GroupRequest as u64, ptr, len, offset)
+            }
         }
     };
     crate::Errno::result(raw).map(|n| n as usize)
@@ -60,6 +96,16 @@ mod tests {
         assert_eq!(resolve("/proc/meminfo"), Some(Source::Kernel(abi::proc_text::MEMINFO)));
         assert_eq!(resolve("/proc/vmallocinfo"), Some(Source::Kernel(abi::proc_text::VMALLOCINFO)));
         assert_eq!(resolve("/proc/cpuinfo"), None);
+    }
+
+    #[test]
+    fn group_files() {
+        assert_eq!(split_group_file("/sys/fs/cgroup/g/memory.max"), Some(("/g", "memory.max")));
+        assert_eq!(split_group_file("/sys/fs/cgroup/a/b/memory.events"), Some(("/a/b", "memory.events")));
+        assert_eq!(split_group_file("/sys/fs/cgroup/memory.stat"), Some(("/", "memory.stat")));
+        assert_eq!(split_group_file("/sys/fs/cgroup/g/notes"), None);
+        assert_eq!(group_dir("/sys/fs/cgroup/g/"), Some("/g"));
+        assert!(matches!(resolve("/sys/fs/cgroup/g/cgroup.procs"), Some(Source::Group { .. })));
     }
 
     #[test]

@@ -142,6 +142,12 @@ fn the_shell_runs_commands_typed_on_the_serial_line() {
         "hello a b",
         "no-such-program",
         "kill 99999",
+        "mkdir /sys/fs/cgroup/small",
+        "echo 8M > /sys/fs/cgroup/small/memory.max",
+        "cat /sys/fs/cgroup/small/memory.max",
+        "cgexec small cgroup_limit hog",
+        "cat /sys/fs/cgroup/small/memory.events",
+        "echo 1 > /proc/meminfo",
         "memmap",
         "e820",
         "uptime",
@@ -160,6 +166,11 @@ fn the_shell_runs_commands_typed_on_the_serial_line() {
     assert!(out.log.has_output("Hello from userland: pid "));
     assert!(out.log.has_output("no-such-program: ENOENT"));
     assert!(out.log.has_output("kill: 99999: ESRCH"));
+    // Memory groups: made, limited, a hog run in it and killed at 8 MiB, its events read back.
+    assert!(out.log.has_output("8388608"), "memory.max reads back in bytes");
+    assert!(out.log.has_output("cgroup_limit: killed by signal 9"));
+    assert!(out.log.has_output("oom_kill 1"));
+    assert!(out.log.has_output("echo: /proc/meminfo: not writable"));
     assert!(out.log.has_output("Physical memory, one character per"));
     assert!(out.log.has_output("  U  user memory"));
     assert!(out.log.has_output("BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable"));

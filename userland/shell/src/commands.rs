@@ -19,14 +19,17 @@ commands:
   ps                   tasks: pid, parent, state, priority, rss, name
   free [-h]            memory in use and free, like free(1) (kB, or human units with -h)
   cat PATH             a /proc text: /proc/{meminfo,buddyinfo,pagetypeinfo,zoneinfo,vmstat,slabinfo,
-                       vmallocinfo} and /proc/{self,PID}/{maps,smaps,status}
+                       vmallocinfo}, /proc/{self,PID}/{maps,smaps,status}, and group files
+                       /sys/fs/cgroup/G/{memory.current,max,high,min,low,peak,events,stat,cgroup.procs}
   dmesg                the kernel log
   e820                 the firmware memory map (sanitized)
   memmap               a picture of physical memory by owner
   uptime               time since boot and the number of tasks
   run PROGRAM [ARGS]   run a program and wait for it (a bare program name does the same; add & to not wait)
   kill PID [SIGNAL]    end a task (signal 9 by default)
-  echo TEXT            print TEXT
+  echo TEXT            print TEXT; `echo VALUE > /sys/fs/cgroup/G/memory.max` writes a group file
+  mkdir /sys/fs/cgroup/G   create memory group G (rmdir removes an empty one)
+  cgexec G PROGRAM [ARGS]  run a program in memory group G
   poweroff             switch the machine off
   exit [CODE]          leave the shell (init starts a new one)";
 
@@ -50,7 +53,24 @@ pub fn run(line: &str) -> Flow {
         "memmap" => print_source(Source::Kernel(proc_text::MEMMAP), "memmap"),
         "uptime" => uptime(),
         "kill" => kill(args),
-        "echo" => println!("{}", args.join(" ")),
+        "echo" => echo(args),
+        "mkdir" | "rmdir" => match args.first().and_then(|p| procfs::group_dir(p)) {
+            Some(group) => {
+                let op = if command == "mkdir" { abi::group_op::CREATE } else { abi::group_op::REMOVE };
+                if let Err(e) = group_ctl(op, group, 0, "", "") {
+                    println!("{command}: {}: {e}", args[0]);
+                }
+            }
+            None => println!("{command}: only memory groups can be made here: {command} /sys/fs/cgroup/NAME"),
+        },
+        "cgexec" => match args.split_first() {
+            Some((group, rest)) if !rest.is_empty() => {
+                let group =
+                    if group.starts_with('/') { String::from(*group) } else { alloc::format!("/{group}") };
+                spawn_in(rest[0], &rest[1..], Some(&group));
+            }
+            _ => println!("cgexec: usage: cgexec GROUP PROGRAM [ARGS]"),
+        },
         "poweroff" => {
             // SAFETY: no arguments; the call does not return when it succeeds.
             let result = unsafe { libc_rs::syscall::syscall0(abi::nr::POWEROFF) };
@@ -211,7 +231,49 @@ fn kill(args: &[&str]) {
     }
 }
 
+/// `group_ctl` with string arguments; returns the call's result.
+fn group_ctl(op: u64, path: &str, pid: u64, file: &str, value: &str) -> Result<u64, libc_rs::Errno> {
+    let mut request = abi::GroupRequest { op, pid, ..Default::default() };
+    for (dst, src) in
+        [(&mut request.path[..], path), (&mut request.file[..], file), (&mut request.value[..], value)]
+    {
+        let n = src.len().min(dst.len() - 1);
+        dst[..n].copy_from_slice(&src.as_bytes()[..n]);
+    }
+    // SAFETY: the kernel reads the request (a live local) and writes nothing back (no buffer).
+    let raw = unsafe {
+        libc_rs::syscall::syscall4(abi::nr::GROUP_CTL, &request as *const abi::GroupRequest as u64, 0, 0, 0)
+    };
+    libc_rs::Errno::result(raw)
+}
+
+/// `echo TEXT`, or `echo VALUE > FILE` into a group file.
+fn echo(args: &[&str]) {
+    match args.iter().position(|&a| a == ">") {
+        None => println!("{}", args.join(" ")),
+        Some(at) => {
+            let value = args[..at].join(" ");
+            let Some(&target) = args.get(at + 1) else {
+                println!("echo: where to? echo VALUE > /sys/fs/cgroup/G/memory.max");
+                return;
+            };
+            match procfs::split_group_file(target) {
+                Some((group, file)) => {
+                    if let Err(e) = group_ctl(abi::group_op::WRITE, group, 0, file, &value) {
+                        println!("echo: {target}: {e}");
+                    }
+                }
+                None => println!("echo: {target}: not writable (the memory-group files are)"),
+            }
+        }
+    }
+}
+
 fn spawn(program: &str, args: &[&str]) {
+    spawn_in(program, args, None)
+}
+
+fn spawn_in(program: &str, args: &[&str], group: Option<&str>) {
     let (args, background) = match args.split_last() {
         Some((&"&", rest)) => (rest, true),
         _ => (args, program.ends_with('&')),
@@ -225,6 +287,11 @@ fn spawn(program: &str, args: &[&str]) {
             return;
         }
     };
+    if let Some(group) = group
+        && let Err(e) = group_ctl(abi::group_op::ATTACH, group, u64::from(pid), "", "")
+    {
+        println!("cgexec: {group}: {e}; {program} runs in the shell's group");
+    }
     if background {
         println!("[{pid}] {program}");
         return;
