@@ -167,6 +167,7 @@ fn start_userland(boot: &'static boot::BootInfo, params: &BootParams<'_>, smap: 
     cpu_arch::syscall::init();
     let (total_pages, _) = mm::page_alloc::nr_pages();
     mm::memcontrol::init(total_pages);
+    mm::memcontrol::set_panic_on_oom(params.panic_on_oom);
     mm::uaccess::set_smap(smap);
     let tables = mm::aspace::preallocate_kernel_pml4();
     pr_info!(

@@ -196,3 +196,26 @@ fn a_hog_in_a_16_mib_group_is_killed_at_the_limit() {
     assert!(out.log.has_output("cgroup_limit: /demo/memory.current after the hog = 0"));
     assert_no_leak(&out, "cgroup_limit");
 }
+
+#[test]
+fn the_oom_killer_ends_the_hog_and_everything_else_lives() {
+    let out = run(&demo("init=oom_hog"));
+    // The hog is the program init runs, so init reports it killed and exits with 128 + 9.
+    out.expect_status(EXIT_FAIL);
+    assert!(out.log.has("page allocation failure: order:0"));
+    let kill = out.log.find("Out of memory: Killed process ").expect("the OOM report");
+    assert!(kill.contains("(oom_hog)"), "{kill}");
+    assert!(out.log.has_output("init: oom_hog (pid 3) killed by signal 9"));
+    assert!(!out.log.has("memd: the memory server"), "memd survived");
+    assert!(out.log.has_output("init: init (pid 1) exited with code 137"), "init survived to report");
+    assert_no_leak(&out, "oom_hog");
+}
+
+#[test]
+fn freeing_every_other_page_fragments_the_buddy_lists() {
+    let out = run(&demo("init=fragmentation"));
+    out.expect_status(EXIT_PASS);
+    assert!(out.log.has_output("fragmentation: /proc/buddyinfo after freeing every other page of 32 MiB:"));
+    assert!(out.log.has_output("Node 0, zone    DMA32"));
+    assert_no_leak(&out, "fragmentation");
+}

@@ -1,5 +1,5 @@
 //! A small allocator over one pre-faulted arena, for servers that must never call brk/mmap (memd: it would
-//! wait for itself). Power-of-two size classes from 16 bytes to 64 KiB, one free list each, carved from
+//! wait for itself). Power-of-two size classes from 16 bytes to 1 MiB, one free list each, carved from
 //! the arena with a bump pointer; blocks go back to their class's list on free (no coalescing: a server's
 //! allocation sizes repeat, so the lists are reused). Single-threaded use only.
 
@@ -8,7 +8,7 @@ use core::cell::UnsafeCell;
 use core::ptr;
 
 const MIN_SHIFT: usize = 4;
-const MAX_SHIFT: usize = 16;
+const MAX_SHIFT: usize = 20;
 const CLASSES: usize = MAX_SHIFT - MIN_SHIFT + 1;
 
 struct State {

@@ -471,13 +471,17 @@ impl AddressSpace {
     }
 
     /// Unmaps every page in `[start, end)` and gives owned pages back. Returns the TLB work.
+    ///
+    /// Allocates nothing: it runs when memory is exhausted (the OOM killer freeing a victim). The pages
+    /// are given back during the walk, before their entries are cleared — safe on one CPU, where nothing
+    /// runs in this space (or allocates) until the entries are gone and the TLB is flushed below.
     fn zap(&mut self, start: u64, end: u64) -> TlbFlush {
-        let mut owned = alloc::vec::Vec::new();
-        let mut image = 0u64;
+        let (mut owned, mut image) = (0u64, 0u64);
         let _ = self.table().walk(&ReadOnlyMem, start..end, |leaf| {
             let pfn = leaf.phys / PAGE_SIZE;
             if Vmemmap.page(pfn).owner == PageOwner::User as u8 {
-                owned.push(pfn);
+                put_user_page(pfn);
+                owned += 1;
             } else {
                 image += 1;
             }
@@ -488,10 +492,7 @@ impl AddressSpace {
             Ok(report) => report.flush,
             Err(_) => TlbFlush::new(),
         };
-        for &pfn in &owned {
-            put_user_page(pfn);
-        }
-        self.rss_anon -= owned.len() as u64;
+        self.rss_anon -= owned;
         self.rss_image -= image;
         flush
     }

@@ -18,6 +18,12 @@ use super::sparse::Vmemmap;
 use crate::sync::SpinLock;
 
 static GROUPS: SpinLock<Option<Groups>> = SpinLock::new(None);
+static PANIC_ON_OOM: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// `panic_on_oom=1`.
+pub fn set_panic_on_oom(on: bool) {
+    PANIC_ON_OOM.store(on, core::sync::atomic::Ordering::Relaxed);
+}
 
 /// Sets up the root group over all managed memory.
 pub fn init(total_pages: u64) {
@@ -87,8 +93,22 @@ pub fn count_fault(group: u32) {
 /// other tasks were killed and the caller may retry; false when the running task was chosen or nothing
 /// could be killed (the caller then ends the running task).
 pub fn group_oom(group: u32) -> bool {
+    oom_kill(Some(group))
+}
+
+/// The system OOM killer (the buddy allocator could not back a user page): as [`group_oom`] over every
+/// task, with Linux's "Out of memory" report; with `panic_on_oom=1` the kernel panics instead.
+pub fn system_oom() -> bool {
+    if PANIC_ON_OOM.load(core::sync::atomic::Ordering::Relaxed) {
+        panic!("Out of memory and panic_on_oom is set");
+    }
+    oom_kill(None)
+}
+
+fn oom_kill(group: Option<u32>) -> bool {
     use crate::task::KERNEL;
     let mut k = KERNEL.lock();
+    let memd = k.memd.map_or(0, |(_, pid)| pid);
     let me = k.current;
     struct Row {
         pid: u32,
@@ -119,7 +139,8 @@ pub fn group_oom(group: u32) -> bool {
                 rss_anon: anon,
                 rss_file: file,
                 tables,
-                exempt: t.pid == 1 || t.oom_score_adj == -1000,
+                // init and the memory server are what the system needs to recover.
+                exempt: t.pid == 1 || t.pid == memd || t.oom_score_adj == -1000,
             }
         })
         .collect();
@@ -145,10 +166,18 @@ pub fn group_oom(group: u32) -> bool {
             oom_victim: false,
         })
         .collect();
-    let Ok(scope) = memcg::oom::Scope::group(groups, GroupId::from_u32(group)) else { return false };
-    let path = groups.path(GroupId::from_u32(group)).unwrap_or_default();
+    let scope = match group {
+        Some(group) => match memcg::oom::Scope::group(groups, GroupId::from_u32(group)) {
+            Ok(scope) => scope,
+            Err(_) => return false,
+        },
+        None => memcg::oom::Scope::system(crate::mm::page_alloc::nr_pages().0),
+    };
+    let message =
+        if group.is_some() { memcg::oom::MSG_MEMCG_OUT_OF_MEMORY } else { memcg::oom::MSG_OUT_OF_MEMORY };
     let Some(victim) = memcg::oom::select_victim(&candidates, &scope, groups) else {
-        crate::pr_err!("Memory cgroup out of memory: no killable task in {path}");
+        let path = group.and_then(|g| groups.path(GroupId::from_u32(g)).ok()).unwrap_or_default();
+        crate::pr_err!("{message}: no killable task {path}");
         return false;
     };
     let mut report = String::new();
@@ -159,7 +188,7 @@ pub fn group_oom(group: u32) -> bool {
     let mut kills = Vec::new();
     for &index in &victim.kill {
         let mut line = String::new();
-        let _ = memcg::oom::write_kill(&mut line, memcg::oom::MSG_MEMCG_OUT_OF_MEMORY, &candidates[index]);
+        let _ = memcg::oom::write_kill(&mut line, message, &candidates[index]);
         crate::pr_err!("{}", line.trim_end());
         kills.push((candidates[index].pid, GroupId::from_u32(rows[index].group)));
     }

@@ -162,6 +162,8 @@ pub struct BootParams<'a> {
     /// `randomize_va_space=0|1|2`: user address-space randomization (1: stack and mmap base; 2: also the
     /// heap). Default 2, as Linux.
     pub randomize_va_space: u8,
+    /// `panic_on_oom=1`: panic instead of killing a task when memory runs out (seed 004 §2).
+    pub panic_on_oom: bool,
     /// `test=NAME`: run the in-kernel test NAME and exit QEMU with its result.
     pub test: Option<&'a str>,
     /// `init=PROGRAM`: the first user program.
@@ -190,6 +192,7 @@ impl<'a> BootParams<'a> {
             highmem: None,
             nokaslr: false,
             randomize_va_space: 2,
+            panic_on_oom: false,
             test: None,
             init: None,
             init_args: split_init_args(cmdline).1,
@@ -237,6 +240,7 @@ impl<'a> BootParams<'a> {
             }
             ("numa", Some("off")) => self.numa_off = true,
             ("nokaslr", None) => self.nokaslr = true,
+            ("panic_on_oom", Some(v)) => self.panic_on_oom = parse_bool(v).ok_or(bad("expected 0 or 1"))?,
             ("randomize_va_space", Some(v)) => {
                 self.randomize_va_space = match v {
                     "0" => 0,
@@ -252,7 +256,7 @@ impl<'a> BootParams<'a> {
             ("init", Some(v)) if !v.is_empty() => self.init = Some(v),
             (
                 "test" | "init" | "loglevel" | "mem" | "highmem" | "page_poison" | "init_on_alloc"
-                | "init_on_free" | "shuffle" | "page_alloc.shuffle" | "randomize_va_space",
+                | "init_on_free" | "shuffle" | "page_alloc.shuffle" | "randomize_va_space" | "panic_on_oom",
                 _,
             ) => return Err(bad("needs a value")),
             _ => return Err(Problem::Unknown(param.text)),

@@ -166,8 +166,16 @@ fn user_exception(frame: &mut TrapFrame) {
                     }
                 }
                 Err(crate::mm::aspace::FaultError::OutOfMemory) => {
-                    pr_warn!("Out of memory: cannot back a page fault at {address:#x}; killing the task");
-                    force_fatal_signal(frame, abi::signal::SIGKILL, "out of memory", Some(address))
+                    // No free page at all: the system OOM killer frees some (the fault is retried), or
+                    // the faulting task itself is the victim.
+                    if !crate::mm::memcontrol::system_oom() {
+                        force_fatal_signal(
+                            frame,
+                            abi::signal::SIGKILL,
+                            "killed by the OOM killer",
+                            Some(address),
+                        )
+                    }
                 }
                 Err(_) => force_fatal_signal(frame, SIGSEGV, "segfault", Some(address)),
             }

@@ -1,0 +1,32 @@
+//! `oom_hog` (seed 004 §2): allocates and touches memory 1 MiB at a time until the kernel's OOM killer
+//! ends it. Everything else — init, memd, the shell — lives on, and the hog's memory comes back.
+#![no_std]
+#![no_main]
+
+use abi::mman::{MAP_ANONYMOUS, MAP_PRIVATE};
+use abi::prot;
+use userland::sys;
+use userland::{Args, println};
+
+userland::entry!(main);
+
+const CHUNK: u64 = 1 << 20;
+
+fn main(_args: &Args) -> i32 {
+    let mut total = 0u64;
+    loop {
+        let Ok(addr) = sys::mmap(0, CHUNK, prot::READ | prot::WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        else {
+            println!("oom_hog: mmap refused after {} MiB", total >> 20);
+            return 1;
+        };
+        for page in (0..CHUNK).step_by(4096) {
+            // SAFETY: inside the mapping just made.
+            unsafe { ((addr + page) as *mut u8).write_volatile(1) };
+        }
+        total += CHUNK;
+        if total.is_multiple_of(32 << 20) {
+            println!("oom_hog: {} MiB touched", total >> 20);
+        }
+    }
+}
