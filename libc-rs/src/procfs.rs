@@ -13,6 +13,9 @@ pub enum Source {
     Kernel(u64),
     /// `memd_text(op, pid)`; pid 0 is the calling process.
     Memd { op: u64, pid: u64 },
+    /// `/proc/PID/oom_score` (`adj` false) or `oom_score_adj` (true), from the kernel's task information;
+    /// pid 0 is the calling process.
+    OomScore { pid: u64, adj: bool },
     /// A memory group's file, `/sys/fs/cgroup/PATH/FILE` (`group_ctl` READ): the group's path and the
     /// file name, NUL-padded.
     Group { path: [u8; 64], file: [u8; 32] },
@@ -59,6 +62,8 @@ pub fn resolve(path: &str) -> Option<Source> {
         _ => return None,
     };
     let op = match file {
+        "oom_score" => return Some(Source::OomScore { pid, adj: false }),
+        "oom_score_adj" => return Some(Source::OomScore { pid, adj: true }),
         "maps" => abi::memd::OP_MAPS,
         "smaps" => abi::memd::OP_SMAPS,
         "status" => abi::memd::OP_STATUS,
@@ -70,13 +75,30 @@ pub fn resolve(path: &str) -> Option<Source> {
 /// Reads the text of `source` from byte `offset` into `buf`; returns the bytes read (0 at the end).
 #[cfg(target_os = "none")]
 pub fn read_at(source: Source, buf: &mut [u8], offset: u64) -> Result<usize, crate::Errno> {
-    use crate::syscall::{syscall4, syscall5};
+    use crate::syscall::{syscall3, syscall4, syscall5};
     let (ptr, len) = (buf.as_mut_ptr() as u64, buf.len() as u64);
     // SAFETY: the kernel writes at most `len` bytes into `buf`, which this call borrows exclusively.
     let raw = unsafe {
         match source {
             Source::Kernel(which) => syscall4(abi::nr::PROC_TEXT, which, ptr, len, offset),
             Source::Memd { op, pid } => syscall5(abi::nr::MEMD_TEXT, op, pid, ptr, len, offset),
+            Source::OomScore { pid, adj } => {
+                let mut info = abi::TaskInfo::default();
+                let size = core::mem::size_of::<abi::TaskInfo>() as u64;
+                let raw = syscall3(abi::nr::TASK_INFO, pid, &raw mut info as u64, size);
+                if (raw as i64) < 0 {
+                    raw
+                } else {
+                    let value = if adj { info.oom_score_adj } else { info.oom_score as i64 };
+                    let mut text = [0u8; 24];
+                    let len = decimal_line(value, &mut text);
+                    let bytes = &text[..len];
+                    let start = (offset as usize).min(bytes.len());
+                    let n = (bytes.len() - start).min(buf.len());
+                    buf[..n].copy_from_slice(&bytes[start..start + n]);
+                    n as u64
+                }
+            }
             Source::Group { path, file } => {
                 let request =
                     abi::GroupRequest { op: abi::group_op::READ, pid: 0, path, file, value: [0; 32] };
@@ -85,6 +107,32 @@ pub fn read_at(source: Source, buf: &mut [u8], offset: u64) -> Result<usize, cra
         }
     };
     crate::Errno::result(raw).map(|n| n as usize)
+}
+
+/// Writes `value` and a newline into `out`; returns the length.
+pub fn decimal_line(value: i64, out: &mut [u8; 24]) -> usize {
+    let mut digits = [0u8; 20];
+    let mut n = value.unsigned_abs();
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut at = 0;
+    if value < 0 {
+        out[0] = b'-';
+        at = 1;
+    }
+    for i in (0..len).rev() {
+        out[at] = digits[i];
+        at += 1;
+    }
+    out[at] = b'\n';
+    at + 1
 }
 
 #[cfg(test)]
@@ -96,6 +144,17 @@ mod tests {
         assert_eq!(resolve("/proc/meminfo"), Some(Source::Kernel(abi::proc_text::MEMINFO)));
         assert_eq!(resolve("/proc/vmallocinfo"), Some(Source::Kernel(abi::proc_text::VMALLOCINFO)));
         assert_eq!(resolve("/proc/cpuinfo"), None);
+    }
+
+    #[test]
+    fn oom_score_files_and_numbers() {
+        assert_eq!(resolve("/proc/self/oom_score_adj"), Some(Source::OomScore { pid: 0, adj: true }));
+        assert_eq!(resolve("/proc/9/oom_score"), Some(Source::OomScore { pid: 9, adj: false }));
+        let mut out = [0u8; 24];
+        let n = decimal_line(-1000, &mut out);
+        assert_eq!(&out[..n], b"-1000\n");
+        let n = decimal_line(0, &mut out);
+        assert_eq!(&out[..n], b"0\n");
     }
 
     #[test]

@@ -148,6 +148,8 @@ fn the_shell_runs_commands_typed_on_the_serial_line() {
         "cgexec small cgroup_limit hog",
         "cat /sys/fs/cgroup/small/memory.events",
         "echo 1 > /proc/meminfo",
+        "echo -1000 > /proc/self/oom_score_adj",
+        "cat /proc/self/oom_score_adj /proc/self/oom_score",
         "memmap",
         "e820",
         "uptime",
@@ -157,7 +159,7 @@ fn the_shell_runs_commands_typed_on_the_serial_line() {
     let out = qemu_tests::run_with_input(&demo("loglevel=6"), "Pagoda shell.", &commands);
     // poweroff switches QEMU off through ACPI (exit status 0 is a clean power-off here, not a triple fault:
     // the shell's lines prove the kernel ran to the end).
-    assert!(out.log.has_output("  PID  PPID S PRI   RSS(kB) PT(kB) COMMAND"));
+    assert!(out.log.has_output("  PID  PPID S PRI   RSS(kB) PT(kB) GROUP OOM_ADJ COMMAND"));
     assert!(out.log.has_output(" memd"));
     assert!(out.log.has_output("Mem:"), "free -h prints its table");
     assert!(out.log.has_output("Name:\tsh"));
@@ -171,6 +173,7 @@ fn the_shell_runs_commands_typed_on_the_serial_line() {
     assert!(out.log.has_output("cgroup_limit: killed by signal 9"));
     assert!(out.log.has_output("oom_kill 1"));
     assert!(out.log.has_output("echo: /proc/meminfo: not writable"));
+    assert!(out.log.has_output("-1000"), "oom_score_adj reads back");
     assert!(out.log.has_output("Physical memory, one character per"));
     assert!(out.log.has_output("  U  user memory"));
     assert!(out.log.has_output("BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable"));

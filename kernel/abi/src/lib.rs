@@ -70,6 +70,10 @@ pub mod nr {
     /// process, write and read the `memory.*` files); `request` points to a [`super::GroupRequest`]. Changing
     /// anything needs [`super::cap::GROUP`]; reading does not.
     pub const GROUP_CTL: u64 = 0x1030;
+    /// `oom_score_adj(pid, value) -> 0`: sets /proc/PID/oom_score_adj (−1000..=1000; −1000 = never killed
+    /// by the OOM killer). Lowering it below the current value needs [`super::cap::KILL`], as Linux asks
+    /// CAP_SYS_RESOURCE; raising it is allowed for the task itself and its descendants.
+    pub const OOM_SCORE_ADJ: u64 = 0x1031;
 
     /// `endpoint_create() -> handle`.
     pub const ENDPOINT_CREATE: u64 = 0x1010;
@@ -372,6 +376,12 @@ pub struct TaskInfo {
     pub rss_peak_pages: u64,
     /// `b'R'` running or ready, `b'S'` sleeping (blocked), `b'Z'` zombie.
     pub state: u64,
+    /// Its memory group (`group_ctl` id; 0 = the root).
+    pub group: u64,
+    /// /proc/PID/oom_score_adj (as i64).
+    pub oom_score_adj: i64,
+    /// /proc/PID/oom_score: Linux's 0..2000 reading of its OOM badness.
+    pub oom_score: u64,
 }
 
 /// `group_ctl` operations.

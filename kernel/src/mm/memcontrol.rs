@@ -120,6 +120,7 @@ fn oom_kill(group: Option<u32>) -> bool {
         rss_file: u64,
         tables: u64,
         exempt: bool,
+        adj: i16,
     }
     let rows: Vec<Row> = k
         .tasks
@@ -141,6 +142,7 @@ fn oom_kill(group: Option<u32>) -> bool {
                 tables,
                 // init and the memory server are what the system needs to recover.
                 exempt: t.pid == 1 || t.pid == memd || t.oom_score_adj == -1000,
+                adj: t.oom_score_adj,
             }
         })
         .collect();
@@ -160,7 +162,7 @@ fn oom_kill(group: Option<u32>) -> bool {
             rss_shmem: 0,
             swap: 0,
             pgtables_bytes: r.tables * 4096,
-            oom_score_adj: 0,
+            oom_score_adj: r.adj,
             exempt: r.exempt,
             exiting: false,
             oom_victim: false,

@@ -38,6 +38,7 @@ extern "C" fn syscall_dispatch(frame: &mut TrapFrame) {
         nr::TASK_LIST => task::task_list(a),
         nr::POWEROFF => misc::poweroff(),
         nr::GROUP_CTL => group::group_ctl(a),
+        nr::OOM_SCORE_ADJ => task::oom_score_adj(a),
         nr::WRITE => misc::write(a),
         nr::GETPID => misc::getpid(),
         nr::GETTID => misc::gettid(),

@@ -192,6 +192,13 @@ fn info_of(t: &crate::task::Task) -> TaskInfo {
         minor_faults: faults,
         name: t.comm.bytes(),
         rss_peak_pages: peak,
+        group: u64::from(t.group),
+        oom_score_adj: i64::from(t.oom_score_adj),
+        oom_score: {
+            let total = crate::mm::page_alloc::nr_pages().0.max(1);
+            let points = memcg::oom::oom_badness(rss, 0, tables * 4096, t.oom_score_adj, total);
+            memcg::oom::oom_score(points, total)
+        },
         state: u64::from(match t.state {
             crate::task::State::Running | crate::task::State::Ready => b'R',
             crate::task::State::Blocked(_) => b'S',
@@ -212,6 +219,31 @@ pub fn task_list(a: Args) -> Result {
         UserPtr::<TaskInfo>::new(buf + (i * size_of::<TaskInfo>()) as u64)?.write(info)?;
     }
     Ok(infos.len() as u64)
+}
+
+/// oom_score_adj(pid, value).
+pub fn oom_score_adj(a: Args) -> Result {
+    let [pid, value, ..] = a.0;
+    let value = value as i64;
+    if !(-1000..=1000).contains(&value) {
+        return Err(-EINVAL);
+    }
+    let mut k = KERNEL.lock();
+    let me = k.current;
+    let privileged = k.cur().caps & cap::KILL != 0;
+    let pid = if pid == 0 { k.cur().tgid } else { u32::try_from(pid).map_err(|_| -ESRCH)? };
+    let current = k.task(pid).filter(|t| t.is_alive()).map(|t| t.oom_score_adj).ok_or(-ESRCH)?;
+    if !privileged && (value < i64::from(current) || !k.is_descendant(pid, k.cur().tgid) && pid != me) {
+        return Err(-EPERM);
+    }
+    let tgid = k.task(pid).map_or(pid, |t| t.tgid);
+    let threads: Vec<Pid> = k.tasks.values().filter(|t| t.tgid == tgid).map(|t| t.pid).collect();
+    for t in threads {
+        if let Some(task) = k.task_mut(t) {
+            task.oom_score_adj = value as i16;
+        }
+    }
+    Ok(0)
 }
 
 /// task_info(pid, buf, len).

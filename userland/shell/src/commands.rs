@@ -20,7 +20,8 @@ commands:
   free [-h]            memory in use and free, like free(1) (kB, or human units with -h)
   cat PATH             a /proc text: /proc/{meminfo,buddyinfo,pagetypeinfo,zoneinfo,vmstat,slabinfo,
                        vmallocinfo}, /proc/{self,PID}/{maps,smaps,status}, and group files
-                       /sys/fs/cgroup/G/{memory.current,max,high,min,low,peak,events,stat,cgroup.procs}
+                       /sys/fs/cgroup/G/{memory.current,max,high,min,low,peak,events,stat,cgroup.procs},
+                       /proc/PID/oom_score, /proc/PID/oom_score_adj (echo N > … sets the latter)
   dmesg                the kernel log
   e820                 the firmware memory map (sanitized)
   memmap               a picture of physical memory by owner
@@ -144,16 +145,18 @@ fn name_of(info: &TaskInfo) -> &str {
 }
 
 fn ps() {
-    println!("  PID  PPID S PRI   RSS(kB) PT(kB) COMMAND");
+    println!("  PID  PPID S PRI   RSS(kB) PT(kB) GROUP OOM_ADJ COMMAND");
     for t in tasks() {
         println!(
-            "{:5} {:5} {} {:3} {:9} {:6} {}",
+            "{:5} {:5} {} {:3} {:9} {:6} {:5} {:7} {}",
             t.pid,
             t.parent,
             t.state as u8 as char,
             t.priority,
             t.rss_pages * 4,
             t.pgtable_pages * 4,
+            t.group,
+            t.oom_score_adj,
             name_of(&t)
         );
     }
@@ -257,6 +260,21 @@ fn echo(args: &[&str]) {
                 println!("echo: where to? echo VALUE > /sys/fs/cgroup/G/memory.max");
                 return;
             };
+            if let Some(pid) = target.strip_prefix("/proc/").and_then(|r| r.strip_suffix("/oom_score_adj")) {
+                let pid = if pid == "self" { Some(0) } else { pid.parse::<u64>().ok() };
+                match (pid, value.trim().parse::<i64>()) {
+                    (Some(pid), Ok(adj)) => {
+                        // SAFETY: plain integer arguments.
+                        let raw =
+                            unsafe { libc_rs::syscall::syscall2(abi::nr::OOM_SCORE_ADJ, pid, adj as u64) };
+                        if let Err(e) = libc_rs::Errno::result(raw) {
+                            println!("echo: {target}: {e}");
+                        }
+                    }
+                    _ => println!("echo: {target}: expected a number from -1000 to 1000"),
+                }
+                return;
+            }
             match procfs::split_group_file(target) {
                 Some((group, file)) => {
                     if let Err(e) = group_ctl(abi::group_op::WRITE, group, 0, file, &value) {
