@@ -229,10 +229,9 @@ fn run_inner(scenario: &Scenario, input: Option<(String, String)>) -> Outcome {
         while reader.read_until(b'\n', &mut buf).map(|n| n > 0).unwrap_or(false) {
             let line = String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_string();
             // Type the input only once the program reading it is up (GRUB reads the serial line too).
-            if let Some((ready, text)) = input.take_if(|(ready, _)| line.contains(ready.as_str()))
+            if let Some((_, text)) = input.take_if(|(ready, _)| line.contains(ready.as_str()))
                 && let Some(stdin) = stdin.as_mut()
             {
-                let _ = ready;
                 let _ = std::io::Write::write_all(stdin, text.as_bytes());
                 let _ = std::io::Write::flush(stdin);
             }
