@@ -95,6 +95,7 @@ fn privileged_operations_need_capabilities() {
     let out = run(&user("eperm", ""));
     out.expect_status(EXIT_PASS);
     assert!(out.log.has_output("eperm: unprivileged child was refused everything (ok)"));
+    assert!(out.log.has_output("eperm child: group_ctl(create /eperm) -> -EPERM (ok)"));
     assert!(out.log.has_output("eperm: sleeper killed by signal 9 (ok)"));
 }
 

@@ -93,7 +93,7 @@ fn child() -> i32 {
     let parent = sys::getppid().unwrap_or_else(|e| fail!("eperm child: getppid: {e}"));
     let read_write = prot::READ | prot::WRITE;
     let attr_all = sys::spawn_attr(0, cap::ALL, &[]);
-    let checks: [(&str, Result<u64, Errno>, Errno); 7] = [
+    let checks: [(&str, Result<u64, Errno>, Errno); 9] = [
         ("vm_map(self)", sys::vm_map(0, 0, PAGE_BYTES, read_write, 0), Errno::EPERM),
         ("vm_map(parent)", sys::vm_map(parent, 0, PAGE_BYTES, read_write, 0), Errno::EPERM),
         ("kill(parent, SIGKILL)", sys::kill(parent as i64, SIGKILL), Errno::EPERM),
@@ -101,6 +101,16 @@ fn child() -> i32 {
         ("set_priority(parent, 1)", sys::set_priority(parent, 1), Errno::EPERM),
         ("ipc_call(handle 1)", sys::ipc_call(1, [0; 4], None).map(|reply| reply.value), Errno::EBADF),
         ("spawn(hello, caps ALL)", sys::spawn("hello", &["--quiet"], Some(&attr_all)), Errno::EPERM),
+        (
+            "group_ctl(create /eperm)",
+            sys::group_ctl(abi::group_op::CREATE, "/eperm", 0, "", "", &mut [], 0),
+            Errno::EPERM,
+        ),
+        (
+            "group_ctl(memory.max of the root)",
+            sys::group_ctl(abi::group_op::WRITE, "/", 0, "memory.max", "1M", &mut [], 0),
+            Errno::EPERM,
+        ),
     ];
     let mut failures = 0;
     for (what, result, expected) in checks {
