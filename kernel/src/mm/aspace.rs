@@ -22,10 +22,13 @@ use mm_core::gfp::Gfp;
 use mm_core::page::{PageMap, PageOwner};
 use mm_core::pgtable::{EmptyTables, PageSize, PageTable, PgtableError, PhysMemory, PteFlags, TlbFlush};
 
-use super::layout::page_offset;
+use super::pgtable::{KernelPtMem, TableSource};
 use super::sparse::Vmemmap;
 use super::{PAGE_SIZE, highmem, memcontrol, page_alloc, pgtable};
 use memcg::group::StatKind;
+
+/// Reads table pages through the direct map (for walks; it never allocates or writes).
+const READER: KernelPtMem = KernelPtMem::new(TableSource::Buddy);
 
 /// Page-table pages of all user halves (meminfo's `PageTables` adds them to the kernel's).
 pub static USER_PGTABLE_PAGES: AtomicU64 = AtomicU64::new(0);
@@ -101,15 +104,14 @@ struct UserPtMem<'a> {
 }
 
 impl PhysMemory for UserPtMem<'_> {
+    // Table pages are low-memory RAM (allocated below without __GFP_HIGHMEM), reached through the direct
+    // map exactly as the kernel's own tables are.
     fn read_entry(&self, table: u64, index: usize) -> u64 {
-        // SAFETY: table pages are low-memory RAM in the direct map (allocated below without
-        // __GFP_HIGHMEM); entries are aligned u64s.
-        unsafe { ((page_offset() + table) as *const u64).add(index).read_volatile() }
+        READER.read_entry(table, index)
     }
 
     fn write_entry(&mut self, table: u64, index: usize, value: u64) {
-        // SAFETY: as `read_entry`; the caller holds the address space's lock.
-        unsafe { ((page_offset() + table) as *mut u64).add(index).write_volatile(value) }
+        KernelPtMem::new(TableSource::Buddy).write_entry(table, index, value)
     }
 
     fn alloc_table(&mut self) -> Option<u64> {
@@ -321,7 +323,7 @@ impl AddressSpace {
         }
         let page = addr & !(PAGE_SIZE - 1);
         let writable = range.prot & prot::WRITE != 0;
-        let present = self.table().translate(&self.mem_ro(), page).ok();
+        let present = self.table().translate(&READER, page).ok();
         match present {
             None => {
                 let pfn = alloc_user_page(self.group)?;
@@ -405,7 +407,7 @@ impl AddressSpace {
                         | (if r.kind == RangeKind::Heap { abi::vm::HEAP } else { 0 }),
                     ..Default::default()
                 };
-                let _ = self.table().walk(&ReadOnlyMem, r.start..r.end, |leaf| {
+                let _ = self.table().walk(&READER, r.start..r.end, |leaf| {
                     if Vmemmap.page(leaf.phys / PAGE_SIZE).owner == PageOwner::User as u8 {
                         info.resident_private += 1;
                         if leaf.flags.contains(PteFlags::DIRTY) {
@@ -439,7 +441,7 @@ impl AddressSpace {
         self.split_at(old_end);
         let moved: alloc::vec::Vec<Range> = self.ranges.range(old..old_end).map(|(_, r)| *r).collect();
         let mut leaves = alloc::vec::Vec::new();
-        let _ = self.table().walk(&ReadOnlyMem, old..old_end, |leaf| {
+        let _ = self.table().walk(&READER, old..old_end, |leaf| {
             leaves.push(leaf);
             ControlFlow::<()>::Continue(())
         });
@@ -466,10 +468,6 @@ impl AddressSpace {
         Ok(flush)
     }
 
-    fn mem_ro(&self) -> ReadOnlyMem {
-        ReadOnlyMem
-    }
-
     /// Unmaps every page in `[start, end)` and gives owned pages back. Returns the TLB work.
     ///
     /// Allocates nothing: it runs when memory is exhausted (the OOM killer freeing a victim). The pages
@@ -477,7 +475,7 @@ impl AddressSpace {
     /// runs in this space (or allocates) until the entries are gone and the TLB is flushed below.
     fn zap(&mut self, start: u64, end: u64) -> TlbFlush {
         let (mut owned, mut image) = (0u64, 0u64);
-        let _ = self.table().walk(&ReadOnlyMem, start..end, |leaf| {
+        let _ = self.table().walk(&READER, start..end, |leaf| {
             let pfn = leaf.phys / PAGE_SIZE;
             if Vmemmap.page(pfn).owner == PageOwner::User as u8 {
                 put_user_page(pfn);
@@ -533,7 +531,7 @@ impl AddressSpace {
         // Present pages get the new rights; writable ones stay read-only where they are image frames
         // (copy-on-write survives mprotect), so walk them one by one.
         let mut leaves = alloc::vec::Vec::new();
-        let _ = self.table().walk(&ReadOnlyMem, start..end, |leaf| {
+        let _ = self.table().walk(&READER, start..end, |leaf| {
             let owned = Vmemmap.page(leaf.phys / PAGE_SIZE).owner == PageOwner::User as u8;
             leaves.push((leaf.virt, owned));
             ControlFlow::<()>::Continue(())
@@ -587,23 +585,6 @@ impl Drop for AddressSpace {
     fn drop(&mut self) {
         self.destroy();
     }
-}
-
-/// Read-only access to table pages (for walks).
-struct ReadOnlyMem;
-
-impl PhysMemory for ReadOnlyMem {
-    fn read_entry(&self, table: u64, index: usize) -> u64 {
-        // SAFETY: as `UserPtMem::read_entry`.
-        unsafe { ((page_offset() + table) as *const u64).add(index).read_volatile() }
-    }
-    fn write_entry(&mut self, _: u64, _: usize, _: u64) {
-        unreachable!("read-only walk");
-    }
-    fn alloc_table(&mut self) -> Option<u64> {
-        None
-    }
-    fn free_table(&mut self, _: u64) {}
 }
 
 fn map_error(e: PgtableError) -> VmError {

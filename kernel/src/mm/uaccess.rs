@@ -67,6 +67,16 @@ impl UserSlice {
     }
 }
 
+/// Copies `text` from byte `offset` on into the user buffer `[buf, buf + len)` — a read of a generated
+/// text file by position, as Linux's seq_file reads; returns the bytes copied (0 past the end).
+pub fn copy_text_window(buf: u64, len: u64, offset: u64, text: &[u8]) -> Result<u64, i64> {
+    UserSlice::new(buf, len)?;
+    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
+    let n = (text.len() - start).min(usize::try_from(len).unwrap_or(usize::MAX));
+    UserSlice::new(buf, n as u64)?.write(&text[start..start + n])?;
+    Ok(n as u64)
+}
+
 /// Plain data that may be copied from and to user memory byte for byte (no pointers, no padding
 /// invariants, every bit pattern valid).
 ///

@@ -205,22 +205,15 @@ fn finish_switch() {
         k.tasks.remove(&u32::MAX);
     }
     let dead: Vec<Pid> = core::mem::take(&mut k.dead);
-    let mut stacks = Vec::new();
-    let mut spaces = Vec::new();
+    let mut remains = crate::task::exit::Remains::default();
     for pid in dead {
         if let Some(task) = k.task_mut(pid) {
-            stacks.extend(task.kstack.take());
-            spaces.extend(task.aspace.take());
+            remains.take_from(task);
         }
     }
-    let orphans = crate::task::exit::reap_orphans(&mut k);
+    remains.absorb(crate::task::exit::reap_orphans(&mut k));
     drop(k);
-    for stack in stacks {
-        crate::mm::vmalloc::free_kernel_stack(stack);
-    }
-    // The last reference drops the space: its pages and tables go back (it is no longer in CR3).
-    drop(spaces);
-    orphans.free();
+    remains.free();
 }
 
 /// The timer interrupt's part: wakes sleepers whose time came, charges the running task's slice, and

@@ -120,11 +120,7 @@ pub fn group_ctl(a: Args) -> Result {
                     let _ = writeln!(body, "{}", t.pid);
                 }
             }
-            let bytes = body.as_bytes();
-            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
-            let n = (bytes.len() - start).min(out.len() as usize);
-            UserSlice::new(buf, n as u64)?.write(&bytes[start..start + n])?;
-            Ok(n as u64)
+            crate::mm::uaccess::copy_text_window(buf, out.len(), offset, body.as_bytes())
         }
         _ => Err(-EINVAL),
     }

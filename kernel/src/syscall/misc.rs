@@ -209,9 +209,5 @@ pub fn proc_text(a: Args) -> Result {
     if written.is_err() {
         return Err(-abi::errno::ENOMEM);
     }
-    let bytes = text.as_bytes();
-    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
-    let n = (bytes.len() - start).min(len as usize);
-    UserSlice::new(buf, n as u64)?.write(&bytes[start..start + n])?;
-    Ok(n as u64)
+    crate::mm::uaccess::copy_text_window(buf, len, offset, text.as_bytes())
 }

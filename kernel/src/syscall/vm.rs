@@ -9,6 +9,17 @@ use crate::mm::aspace::{AddressSpace, Range, RangeKind};
 use crate::mm::pgtable;
 use crate::task::KERNEL;
 
+/// The memory server's endpoint for a request of the running task: ENOSYS before memd registered,
+/// `ended` after it ended, EDEADLK for memd itself (it would wait for itself).
+fn memd_endpoint(k: &crate::task::Kernel, ended: i64) -> core::result::Result<crate::ipc::ObjectId, i64> {
+    match k.memd {
+        None if k.started_memd => Err(ended),
+        None => Err(-ENOSYS),
+        Some((_, server)) if k.cur().tgid == server => Err(-abi::errno::EDEADLK),
+        Some((endpoint, _)) => Ok(endpoint),
+    }
+}
+
 /// Linux's brk/mmap/munmap/mprotect/mremap go to memd as an IPC call on the caller's behalf (DESIGN §6;
 /// `abi::memd` describes the words): the caller blocks until memd has changed its address space and
 /// replied with the syscall's result. Before memd registers they fail with ENOSYS; memd itself may not
@@ -34,13 +45,7 @@ pub fn forward_to_memd(number: u64, a: Args) -> Result {
         return Err(-EINVAL);
     }
     let k = KERNEL.lock();
-    let Some((endpoint, server)) = k.memd else {
-        // Before memd registers (or after it ended).
-        return Err(if k.started_memd { -abi::errno::ENOMEM } else { -ENOSYS });
-    };
-    if k.cur().tgid == server {
-        return Err(-abi::errno::EDEADLK);
-    }
+    let endpoint = memd_endpoint(&k, -abi::errno::ENOMEM)?;
     let msg = crate::ipc::Message { words, ..Default::default() };
     match crate::ipc::endpoint::send(k, endpoint, msg, true) {
         Ok(Some(reply)) => Ok(reply.status as u64),
@@ -59,12 +64,7 @@ pub fn memd_text(a: Args) -> Result {
     }
     crate::mm::uaccess::UserSlice::new(buf, len)?;
     let k = KERNEL.lock();
-    let Some((endpoint, server)) = k.memd else {
-        return Err(-ENOSYS);
-    };
-    if k.cur().tgid == server {
-        return Err(-abi::errno::EDEADLK);
-    }
+    let endpoint = memd_endpoint(&k, -ENOSYS)?;
     let pid = if pid == 0 { u64::from(k.cur().tgid) } else { pid };
     let serial = u32::try_from(pid)
         .ok()

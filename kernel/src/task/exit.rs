@@ -29,6 +29,20 @@ pub struct Remains {
 }
 
 impl Remains {
+    /// Takes the kernel stack and address space out of `task` (either may be gone already).
+    pub fn take_from(&mut self, task: &mut super::Task) {
+        self.stacks.extend(task.kstack.take());
+        self.spaces.extend(task.aspace.take());
+    }
+
+    /// Adds what `other` holds.
+    pub fn absorb(&mut self, other: Remains) {
+        self.stacks.extend(other.stacks);
+        self.spaces.extend(other.spaces);
+    }
+
+    /// Frees the stacks and drops the spaces (the last reference gives a space's pages back; it must no
+    /// longer be in CR3).
     pub fn free(self) {
         for stack in self.stacks {
             crate::mm::vmalloc::free_kernel_stack(stack);
@@ -121,8 +135,7 @@ pub fn kill_other(k: &mut Kernel, pid: Pid, status: i32) -> Remains {
     do_exit(k, pid, status);
     let mut remains = Remains::default();
     if let Some(task) = k.task_mut(pid) {
-        remains.stacks.extend(task.kstack.take());
-        remains.spaces.extend(task.aspace.take());
+        remains.take_from(task);
     }
     if pid == 1 {
         init_ended(comm.as_ref().map_or("init", |c| c.as_str()), status);
@@ -142,8 +155,7 @@ pub fn kill_threads(k: &mut Kernel, tgid: Pid, except: Pid, status: i32) -> Rema
     let mut all = Remains::default();
     for pid in victims {
         let r = kill_other(k, pid, status);
-        all.stacks.extend(r.stacks);
-        all.spaces.extend(r.spaces);
+        all.absorb(r);
     }
     all
 }
@@ -168,8 +180,7 @@ fn reap(k: &mut Kernel, pid: Pid) -> Option<(i32, Remains)> {
     }
     let mut task = k.tasks.remove(&pid)?;
     let mut remains = Remains::default();
-    remains.stacks.extend(task.kstack.take());
-    remains.spaces.extend(task.aspace.take());
+    remains.take_from(&mut task);
     Some((status, remains))
 }
 
@@ -188,8 +199,7 @@ pub fn reap_orphans(k: &mut Kernel) -> Remains {
     let mut all = Remains::default();
     for pid in orphans {
         if let Some((_, r)) = reap(k, pid) {
-            all.stacks.extend(r.stacks);
-            all.spaces.extend(r.spaces);
+            all.absorb(r);
         }
     }
     all
