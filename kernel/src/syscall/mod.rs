@@ -30,8 +30,8 @@ impl Args {
 
 type Result = core::result::Result<u64, i64>;
 
-#[unsafe(no_mangle)]
-extern "C" fn syscall_dispatch(frame: &mut TrapFrame) {
+/// Runs the system call the frame holds (from `trap_dispatch`, vector `SYSCALL_VECTOR`).
+pub fn dispatch(frame: &mut TrapFrame) {
     let a = Args::from(frame);
     let result = match frame.rax {
         nr::READ => misc::read(a),

@@ -46,6 +46,9 @@ trap_common:
     jz 1f
     swapgs
 1:
+    # The SYSCALL entry (`syscall.rs`) joins here with its frame built and GS already swapped.
+    .global trap_save
+trap_save:
     push %rax
     push %rbx
     push %rcx
@@ -81,6 +84,26 @@ trap_return:
     pop %rcx
     pop %rbx
     pop %rax
+    # RSP points at `vector`, followed by error, RIP, CS, RFLAGS, RSP, SS. A syscall frame (the first
+    # entry of a task is one too) goes back with SYSRETQ when its RIP is a canonical user address (SYSRET
+    # with a non-canonical RCX would fault in ring 0: the SYSRET #GP erratum). SYSRET takes RIP from RCX
+    # and RFLAGS from R11, which SYSCALL clobbers anyway.
+    cmpq ${syscall_vector}, (%rsp)
+    jne 3f
+    movq 16(%rsp), %rcx
+    movq %rcx, %r11
+    shrq $47, %r11
+    jnz 4f
+    movq 32(%rsp), %r11
+    movq 40(%rsp), %rsp
+    swapgs
+    sysretq
+4:
+    # Not a user address: IRETQ, which faults in ring 3 where the task gets the signal. RCX and R11 as
+    # SYSCALL left them (the return address and the flags).
+    movq 16(%rsp), %rcx
+    movq 32(%rsp), %r11
+3:
     add $16, %rsp
     # Back to user mode: give user GS back.
     testb $3, 8(%rsp)
@@ -89,6 +112,7 @@ trap_return:
 2:
     iretq
 "#,
+    syscall_vector = const super::syscall::SYSCALL_VECTOR,
     options(att_syntax)
 );
 

@@ -4,10 +4,11 @@
 //! On SYSCALL the CPU saves RIP in RCX and RFLAGS in R11, loads CS/SS from STAR[47:32] and clears the
 //! RFLAGS bits set in FMASK (IF, so the entry runs with interrupts off; DF; TF; AC, so SMAP is armed; NT).
 //! It switches neither stack nor GS: the entry does SWAPGS, parks the user RSP in the per-CPU area, loads
-//! the kernel stack and pushes a frame shaped exactly like an interrupt's, so a context switch and the
-//! first entry to user mode can leave through `trap_return` (IRETQ) like an interrupt does. The syscall
-//! itself returns with SYSRETQ (RIP from RCX, RFLAGS from R11, RSP reloaded from the frame) when the
-//! return address is a canonical user address. The frame's `vector` field holds [`SYSCALL_VECTOR`].
+//! the kernel stack and pushes the part of the frame an interrupt's CPU would, with [`SYSCALL_VECTOR`] as
+//! the vector; from there it is the interrupt path (`idt.rs`): the same register save, `trap_dispatch`
+//! (which calls the syscall table for that vector), and `trap_return`, which leaves a syscall frame with
+//! SYSRETQ (RIP from RCX, RFLAGS from R11, RSP reloaded from the frame) when the return address is a
+//! canonical user address, and everything else with IRETQ.
 //!
 //! [`TrapFrame`]: super::traps::TrapFrame
 
@@ -34,60 +35,15 @@ syscall_entry:
     pushq %rcx
     pushq $0
     pushq ${vector}
-    push %rax
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
-    mov %rsp, %rdi
-    cld
-    call syscall_dispatch
-
-    # Back to user mode with SYSRET when the return address is canonical and in the user half (SYSRET
-    # with a non-canonical RCX would fault in ring 0 — the SYSRET #GP erratum); otherwise IRETQ, which
-    # faults in ring 3 where the task gets the signal.
-    movq {rip}(%rsp), %rcx
-    movq %rcx, %r11
-    shrq $47, %r11
-    jnz trap_return
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
-    # RSP now points at `vector`; the CPU-frame part follows: error, rip, cs, rflags, rsp, ss.
-    movq 16(%rsp), %rcx
-    movq 32(%rsp), %r11
-    movq 40(%rsp), %rsp
-    swapgs
-    sysretq
+    # The rest is an interrupt's: save the registers, `trap_dispatch` (which hands SYSCALL_VECTOR to the
+    # syscall table), and back through `trap_return` (SYSRETQ for a syscall frame).
+    jmp trap_save
 "#,
     user_rsp = const super::percpu::USER_RSP_OFFSET,
     kernel_rsp = const super::percpu::KERNEL_RSP_OFFSET,
     user_ds = const gdt::USER_DS.bits() as u64,
     user_cs = const gdt::USER_CS.bits() as u64,
     vector = const SYSCALL_VECTOR,
-    rip = const core::mem::offset_of!(super::traps::TrapFrame, rip),
     options(att_syntax)
 );
 

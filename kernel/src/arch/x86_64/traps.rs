@@ -101,6 +101,7 @@ impl TrapFrame {
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     match frame.vector {
+        super::syscall::SYSCALL_VECTOR => crate::syscall::dispatch(frame),
         VECTOR_NMI => {
             pr_warn!("Uhhuh. NMI received for unknown reason on CPU 0, continuing.");
         }
