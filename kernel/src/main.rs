@@ -168,6 +168,8 @@ fn start_userland(boot: &'static boot::BootInfo, params: &BootParams<'_>, smap: 
     let (total_pages, _) = mm::page_alloc::nr_pages();
     mm::memcontrol::init(total_pages);
     mm::memcontrol::set_panic_on_oom(params.panic_on_oom);
+    mm::oom::set_timeout_ms(params.oomd_timeout_ms);
+    mm::psi::init();
     mm::uaccess::set_smap(smap);
     let tables = mm::aspace::preallocate_kernel_pml4();
     pr_info!(

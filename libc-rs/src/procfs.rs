@@ -52,8 +52,8 @@ pub fn resolve(path: &str) -> Option<Source> {
         return Some(Source::Group { path: padded(group)?, file: padded(file)? });
     }
     let rest = path.strip_prefix("/proc/")?;
-    if let Some(which) = abi::proc_text::NAMES.iter().position(|&name| name == rest) {
-        return Some(Source::Kernel(which as u64));
+    if let Some(&(_, which)) = abi::proc_text::FILES.iter().find(|&&(name, _)| name == rest) {
+        return Some(Source::Kernel(which));
     }
     let (who, file) = rest.split_once('/')?;
     let pid = match who {

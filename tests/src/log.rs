@@ -76,9 +76,14 @@ impl SerialLog {
         self.find_output(needle).is_some()
     }
 
+    /// Every line: kernel messages without their timestamps, and user program output.
+    pub fn outputs(&self) -> impl Iterator<Item = &str> {
+        self.lines.iter().map(|(_, l)| kernel_message(l).unwrap_or(l.as_str()))
+    }
+
     /// The first line (kernel message without its timestamp, or user output) containing `needle`.
     pub fn find_output(&self, needle: &str) -> Option<&str> {
-        self.lines.iter().map(|(_, l)| kernel_message(l).unwrap_or(l.as_str())).find(|l| l.contains(needle))
+        self.outputs().find(|l| l.contains(needle))
     }
 
     /// The first kernel message containing `needle`.

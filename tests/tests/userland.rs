@@ -31,6 +31,24 @@ fn assert_no_leak(out: &Outcome, program: &str) {
     assert!(numbers.len() >= 2 && numbers[numbers.len() - 2] == numbers[numbers.len() - 1], "{line}");
 }
 
+/// As [`assert_no_leak`], except that pages the slab caches grew by (init's `slab pages before X, after
+/// Y` line) count as accounted for.
+fn assert_no_leak_but_slab(out: &Outcome, program: &str) {
+    let numbers = |prefix: &str| -> Vec<u64> {
+        let line = out
+            .log
+            .find_output(&format!("init: {prefix} pages before {program} "))
+            .unwrap_or_else(|| panic!("no {prefix}-page report for {program}:\n{}", out.log.text()));
+        line.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse().ok()).collect()
+    };
+    let free = numbers("free");
+    let slab = numbers("slab");
+    let (free_before, free_after) = (free[free.len() - 2], free[free.len() - 1]);
+    let (slab_before, slab_after) = (slab[slab.len() - 2], slab[slab.len() - 1]);
+    assert!(slab_after >= slab_before, "slab shrank: {slab:?}");
+    assert_eq!(free_before, free_after + (slab_after - slab_before), "free {free:?}, slab {slab:?}");
+}
+
 #[test]
 fn memd_serves_mmap_and_proc_maps_shows_the_100_mib_region() {
     let out = run(&demo("init=mmap_maps"));
@@ -51,10 +69,10 @@ fn null_write_is_killed_and_never_prints_after() {
     assert!(!out.log.has_output("after invalid access"));
     assert!(
         out.log
-            .find("null_write[3]: segfault at 0 ip ")
+            .find("null_write[4]: segfault at 0 ip ")
             .is_some_and(|l| l.contains(" error 6 in null_write["))
     );
-    assert!(out.log.has_output("init: null_write (pid 3) killed by signal 11"));
+    assert!(out.log.has_output("init: null_write (pid 4) killed by signal 11"));
     assert_no_leak(&out, "null_write");
 }
 
@@ -188,11 +206,17 @@ fn a_hog_in_a_16_mib_group_is_killed_at_the_limit() {
     let out = run(&demo("init=cgroup_limit"));
     out.expect_status(EXIT_PASS);
     assert!(out.log.has("memcg: created /demo (group 1)"));
-    assert!(
-        out.log.has("[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name")
-    );
-    let kill = out.log.find("Memory cgroup out of memory: Killed process ").expect("the group OOM report");
+    // oomd handles the group OOM: Linux's task table, a score per candidate, Linux's kill line.
+    assert!(out.log.has_output(
+        "oomd: [  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name"
+    ));
+    let scored =
+        out.log.find_output("oomd:   pid 5 (cgroup_limit) group /demo rss ").expect("the hog scored");
+    assert!(scored.contains(" badness ") && scored.contains(" oom_score "), "{scored}");
+    let kill =
+        out.log.find_output("oomd: Memory cgroup out of memory: Killed process ").expect("oomd's kill line");
     assert!(kill.contains("(cgroup_limit)") && kill.contains("anon-rss:"), "{kill}");
+    assert!(!out.log.has("Killed process"), "the kernel's fallback killer did not have to act");
     assert!(out.log.has_output("cgroup_limit: the hog killed by signal 9"));
     assert!(out.log.has_output("cgroup_limit: this task, outside the group, touched 32 MiB and runs on"));
     assert!(out.log.has_output("  oom_kill 1"));
@@ -206,12 +230,66 @@ fn the_oom_killer_ends_the_hog_and_everything_else_lives() {
     // The hog is the program init runs, so init reports it killed and exits with 128 + 9.
     out.expect_status(EXIT_FAIL);
     assert!(out.log.has("page allocation failure: order:0"));
-    let kill = out.log.find("Out of memory: Killed process ").expect("the OOM report");
+    let kill = out.log.find_output("oomd: Out of memory: Killed process ").expect("oomd's OOM report");
     assert!(kill.contains("(oom_hog)"), "{kill}");
-    assert!(out.log.has_output("init: oom_hog (pid 3) killed by signal 9"));
+    assert!(out.log.has_output("oomd:   pid 3 (oomd) exempt"));
+    assert!(out.log.has_output("init: oom_hog (pid 4) killed by signal 9"));
     assert!(!out.log.has("memd: the memory server"), "memd survived");
     assert!(out.log.has_output("init: init (pid 1) exited with code 137"), "init survived to report");
     assert_no_leak(&out, "oom_hog");
+}
+
+#[test]
+fn an_oom_storm_kills_only_the_hogs() {
+    let out = run(&demo("init=oom_storm"));
+    out.expect_status(EXIT_PASS);
+    // Four hogs, two of them in a 24 MiB group: two group OOM kills there, two system ones outside.
+    let count = |needle: &str| out.log.outputs().filter(|l| l.contains(needle)).count();
+    assert_eq!(count("oomd: Memory cgroup out of memory: Killed process "), 2, "{}", out.log.text());
+    assert_eq!(count("oomd: Out of memory: Killed process "), 2, "{}", out.log.text());
+    assert!(out.log.has_output(
+        "oom_storm: 4 of 4 hogs killed, bystander alive: true, memd and oomd alive: true, /storm oom_kill 2"
+    ));
+    assert!(!out.log.has("memd: the memory server"), "memd survived");
+    assert!(!out.log.has("oom: oomd (pid 3) ended"), "oomd survived");
+    assert_no_leak(&out, "oom_storm");
+}
+
+#[test]
+fn without_oomd_or_with_a_silent_one_the_kernel_kills() {
+    let out = run(&demo("init=oomd_fallback"));
+    out.expect_status(EXIT_PASS);
+    assert!(out.log.has("oom: oomd (pid 3) ended; the kernel's OOM killer takes over"));
+    assert!(out.log.has_output("oomd_fallback: without oomd: the hog killed by signal 9"));
+    assert!(out.log.has("oom: oomd did not answer in time; the kernel's OOM killer acts"));
+    assert!(out.log.has_output("oomd_fallback: with a silent oomd: the hog killed by signal 9"));
+    // Both kills are the kernel's own (its report, not oomd's).
+    let kernel_kills = out.log.messages().filter(|m| m.starts_with("Out of memory: Killed process ")).count();
+    assert_eq!(kernel_kills, 2, "{}", out.log.text());
+    assert!(out.log.has_output("oomd_fallback: oomd restarted"));
+    // Every page is back but the few the kernel's slab caches kept (more task structures were made).
+    assert_no_leak_but_slab(&out, "oomd_fallback");
+}
+
+#[test]
+fn memory_high_throttles_and_shows_in_the_pressure_files() {
+    let out = run(&demo("init=pressure"));
+    out.expect_status(EXIT_PASS);
+    assert!(out.log.has_output("pressure: the child exited with code 0"), "throttled, never killed");
+    assert!(out.log.has_output("pressure: trigger fired: true"));
+    // The stall (µs) the group's file reports is at least 100 ms and the system's is no smaller.
+    let totals: Vec<u64> = out
+        .log
+        .outputs()
+        .filter(|l| l.trim_start().starts_with("some avg10="))
+        .filter_map(|l| l.split("total=").nth(1)?.trim().parse().ok())
+        .collect();
+    assert_eq!(totals.len(), 2, "{}", out.log.text());
+    assert!(totals[0] >= 100_000 && totals[1] >= totals[0], "{totals:?}");
+    let high = out.log.find_output("pressure: /pressure memory.events high ").expect("the high count");
+    assert!(high.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n > 0), "{high}");
+    assert!(!out.log.has("Killed process"));
+    assert_no_leak(&out, "pressure");
 }
 
 #[test]

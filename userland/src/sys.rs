@@ -370,3 +370,74 @@ pub fn group_ctl(
         )
     })
 }
+
+/// `task_list(buf)`: a `TaskInfo` for every task (as many as fit); returns the total count.
+pub fn task_list(buf: &mut [TaskInfo]) -> Result<u64, Errno> {
+    let bytes = core::mem::size_of_val(buf) as u64;
+    // SAFETY: the kernel writes at most `bytes` bytes of whole `TaskInfo`s into `buf`.
+    Errno::result(unsafe { syscall2(nr::TASK_LIST, buf.as_mut_ptr() as u64, bytes) })
+}
+
+/// `oom_score_adj(pid, value)`: pid 0 is the caller.
+pub fn set_oom_score_adj(pid: u64, value: i64) -> Result<u64, Errno> {
+    // SAFETY: no memory is passed.
+    Errno::result(unsafe { syscall2(nr::OOM_SCORE_ADJ, pid, value as u64) })
+}
+
+/// `oom_register(notify)`: become the OOM service (needs `cap::KILL`).
+pub fn oom_register(notify: u64) -> Result<u64, Errno> {
+    // SAFETY: no memory is passed.
+    Errno::result(unsafe { syscall1(nr::OOM_REGISTER, notify) })
+}
+
+/// `oom_events(buf)`: the pending OOM events (as many as fit); returns the total count.
+pub fn oom_events(buf: &mut [abi::OomEvent]) -> Result<u64, Errno> {
+    let bytes = core::mem::size_of_val(buf) as u64;
+    // SAFETY: the kernel writes at most `bytes` bytes of whole events into `buf`.
+    Errno::result(unsafe { syscall2(nr::OOM_EVENTS, buf.as_mut_ptr() as u64, bytes) })
+}
+
+/// `oom_done(seq, killed)`.
+pub fn oom_done(seq: u64, killed: u64) -> Result<u64, Errno> {
+    // SAFETY: no memory is passed.
+    Errno::result(unsafe { syscall2(nr::OOM_DONE, seq, killed) })
+}
+
+/// `oom_kill(pid, signal, oom_group)`: oomd's kill, counted in the group's `memory.events`.
+pub fn oom_kill(pid: u64, signal: u64, oom_group: u32) -> Result<u64, Errno> {
+    // SAFETY: no memory is passed.
+    Errno::result(unsafe { syscall3(nr::OOM_KILL, pid, signal, u64::from(oom_group)) })
+}
+
+/// `psi_trigger(path, spec, notify, bits)`: signal `bits` on `notify` when the pressure file's stall
+/// passes `spec` (`some|full THRESHOLD_US WINDOW_US`).
+pub fn psi_trigger(path: &str, spec: &str, notify: u64, bits: u64) -> Result<u64, Errno> {
+    // SAFETY: the kernel only reads the two strings.
+    Errno::result(unsafe {
+        syscall6(
+            nr::PSI_TRIGGER,
+            path.as_ptr() as u64,
+            path.len() as u64,
+            spec.as_ptr() as u64,
+            spec.len() as u64,
+            notify,
+            bits,
+        )
+    })
+}
+
+/// `group_ctl(TREE)`: every memory group (as many as fit); returns the total count.
+pub fn group_tree(buf: &mut [abi::GroupNode]) -> Result<u64, Errno> {
+    let request = abi::GroupRequest { op: abi::group_op::TREE, ..Default::default() };
+    let bytes = core::mem::size_of_val(buf) as u64;
+    // SAFETY: the kernel reads the request and writes at most `bytes` bytes of whole nodes into `buf`.
+    Errno::result(unsafe {
+        syscall4(
+            nr::GROUP_CTL,
+            &request as *const abi::GroupRequest as u64,
+            buf.as_mut_ptr() as u64,
+            bytes,
+            0,
+        )
+    })
+}

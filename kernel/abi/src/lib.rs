@@ -74,6 +74,30 @@ pub mod nr {
     /// by the OOM killer). Lowering it below the current value needs [`super::cap::KILL`], as Linux asks
     /// CAP_SYS_RESOURCE; raising it is allowed for the task itself and its descendants.
     pub const OOM_SCORE_ADJ: u64 = 0x1031;
+    /// `oom_register(notify_handle) -> 0`: the caller's process becomes the OOM killer (oomd). From then on
+    /// a task that cannot get a page (its group at `memory.max`, or no free page at all) waits while the
+    /// kernel signals [`super::oom_event::BIT_OOM`] on the notification; oomd reads the events
+    /// (`oom_events`), kills, and answers with `oom_done`. If oomd does not answer within the deadline
+    /// (`oomd_timeout_ms=`, 1000 by default), declines, or ends, the kernel's own OOM killer acts. Free
+    /// memory falling below the low watermark signals [`super::oom_event::BIT_LOW`]. Needs
+    /// [`super::cap::KILL`].
+    pub const OOM_REGISTER: u64 = 0x1032;
+    /// `oom_events(buf, len) -> count`: the pending [`super::OomEvent`]s (as many as fit; the return value
+    /// is the total). Only the registered oomd may ask.
+    pub const OOM_EVENTS: u64 = 0x1033;
+    /// `oom_done(seq, killed) -> 0`: oomd handled every event up to `seq`; `killed` is how many tasks it
+    /// killed (0 = it declined: the waiting tasks fall back to the kernel's OOM killer).
+    pub const OOM_DONE: u64 = 0x1034;
+    /// `psi_trigger(path, path_len, spec, spec_len, notify_handle, bits) -> id`: a pressure trigger, as
+    /// writing `some 150000 1000000` to a pressure file does on Linux: `path` is `/proc/pressure/memory`
+    /// or `/sys/fs/cgroup/G/memory.pressure`; when the stall time in a window passes the threshold the
+    /// kernel ORs `bits` into the notification (at most once per window). The trigger goes when the
+    /// caller ends.
+    pub const PSI_TRIGGER: u64 = 0x1035;
+    /// `oom_kill(pid, signal, oom_group) -> 0`: oomd's kill — `kill(pid, signal)` that also counts
+    /// `oom_kill` in the victim's group's `memory.events` (and `oom_group_kill` in group `oom_group` when
+    /// it is not 0: the first kill of a `memory.oom.group` kill). Only the registered oomd may call it.
+    pub const OOM_KILL: u64 = 0x1036;
 
     /// `endpoint_create() -> handle`.
     pub const ENDPOINT_CREATE: u64 = 0x1010;
@@ -279,10 +303,20 @@ pub mod proc_text {
     pub const E820: u64 = 8;
     /// A text picture of physical memory: one character per block of frames, by owner, with a legend.
     pub const MEMMAP: u64 = 9;
-    /// `/proc/PATH` names, by selector (DMESG, E820 and MEMMAP are not /proc files: the shell's `dmesg`,
-    /// `e820` and `memmap` commands read them).
-    pub const NAMES: [&str; 7] =
-        ["meminfo", "buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "slabinfo", "vmallocinfo"];
+    /// `/proc/pressure/memory`: pressure stall information, system-wide.
+    pub const PRESSURE_MEMORY: u64 = 10;
+    /// `/proc/PATH` names and their selectors (DMESG, E820 and MEMMAP are not /proc files: the shell's
+    /// `dmesg`, `e820` and `memmap` commands read them).
+    pub const FILES: [(&str, u64); 8] = [
+        ("meminfo", MEMINFO),
+        ("buddyinfo", BUDDYINFO),
+        ("pagetypeinfo", PAGETYPEINFO),
+        ("zoneinfo", ZONEINFO),
+        ("vmstat", VMSTAT),
+        ("slabinfo", SLABINFO),
+        ("vmallocinfo", VMALLOCINFO),
+        ("pressure/memory", PRESSURE_MEMORY),
+    ];
 }
 
 /// `kernel_info` selectors.
@@ -378,10 +412,27 @@ pub struct TaskInfo {
     pub state: u64,
     /// Its memory group (`group_ctl` id; 0 = the root).
     pub group: u64,
+    /// Its process (thread-group leader) id.
+    pub tgid: u64,
+    /// [`task_flag`] bits.
+    pub flags: u64,
+    /// Mapped pages (total-vm) and resident pages split as Linux's OOM report does: anonymous (incl.
+    /// copied image pages) and file-backed (the program image's own pages).
+    pub total_vm_pages: u64,
+    pub rss_anon_pages: u64,
+    pub rss_file_pages: u64,
     /// /proc/PID/oom_score_adj (as i64).
     pub oom_score_adj: i64,
     /// /proc/PID/oom_score: Linux's 0..2000 reading of its OOM badness.
     pub oom_score: u64,
+}
+
+/// `TaskInfo::flags`.
+pub mod task_flag {
+    /// A user task (not the idle task or a kernel thread).
+    pub const USER: u64 = 1 << 0;
+    /// A system service the OOM killer never picks: init, memd, oomd.
+    pub const SERVICE: u64 = 1 << 1;
 }
 
 /// `group_ctl` operations.
@@ -394,8 +445,74 @@ pub mod group_op {
     /// memory.peak to reset it).
     pub const WRITE: u64 = 3;
     /// Reads `file` (memory.current, .max, .high, .min, .low, .peak, .events, .events.local, .stat,
-    /// .oom.group, cgroup.procs) into the buffer from `offset` on.
+    /// .oom.group, .pressure, cgroup.procs) into the buffer from `offset` on.
     pub const READ: u64 = 4;
+    /// Lists every group as [`super::GroupNode`]s into the buffer (as many as fit; returns the total).
+    pub const TREE: u64 = 5;
+}
+
+/// One memory group as `group_op::TREE` lists it (what oomd needs to decide inside a group).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupNode {
+    pub id: u32,
+    /// The parent's id (the root is its own parent).
+    pub parent: u32,
+    /// `memory.oom.group`.
+    pub oom_group: u32,
+    pub nr_tasks: u32,
+    /// `memory.current` and `memory.max` in pages (max = u64::MAX when unlimited).
+    pub current_pages: u64,
+    pub max_pages: u64,
+    /// The `total_pages` Linux's oom_badness scales `oom_score_adj` by for an OOM in this group.
+    pub oom_total_pages: u64,
+    /// The path below /sys/fs/cgroup, NUL-padded (`/` for the root).
+    pub path: [u8; 64],
+}
+
+impl Default for GroupNode {
+    fn default() -> Self {
+        GroupNode {
+            id: 0,
+            parent: 0,
+            oom_group: 0,
+            nr_tasks: 0,
+            current_pages: 0,
+            max_pages: 0,
+            oom_total_pages: 0,
+            path: [0; 64],
+        }
+    }
+}
+
+/// What oomd is told (`oom_event` kinds and notification bits).
+pub mod oom_event {
+    /// A task's group is at `memory.max` (`OomEvent::group`); the task waits.
+    pub const GROUP_OOM: u32 = 1;
+    /// No free page at all; the task waits.
+    pub const SYSTEM_OOM: u32 = 2;
+    /// Notification bit: there are OOM events to read.
+    pub const BIT_OOM: u64 = 1;
+    /// Notification bit: free memory fell below the low watermark (where user allocations stop).
+    pub const BIT_LOW: u64 = 2;
+}
+
+/// An out-of-memory event for oomd (`oom_events`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OomEvent {
+    /// Increasing number; answer with `oom_done(seq, …)`.
+    pub seq: u64,
+    /// [`oom_event`] kind.
+    pub kind: u32,
+    /// The group at its limit (GROUP_OOM), 0 otherwise.
+    pub group: u32,
+    /// The process whose allocation failed.
+    pub pid: u64,
+    /// The scale of `oom_score_adj` for this event (group: its limit; system: all RAM pages).
+    pub total_pages: u64,
+    /// Free pages when the event was raised.
+    pub free_pages: u64,
 }
 
 /// A `group_ctl` request: strings are NUL-padded.

@@ -39,6 +39,8 @@ fn pop_sender(k: &mut Kernel, ep: ObjectId) -> Option<(Pid, bool)> {
 /// Blocks the running task in `state` after updating the priority of the task it now waits on, then
 /// returns its wake-up result.
 fn wait_on(mut k: SpinLockGuard<'_, Kernel>, wait: Wait, server: Option<Pid>) -> i64 {
+    let task = k.cur_mut();
+    sched::set_psi(task, task.psi & !memcg::psi::TSK_RUNNING);
     k.cur_mut().state = State::Blocked(wait);
     k.cur_mut().wake_result = 0;
     if let Some(server) = server {

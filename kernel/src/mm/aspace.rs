@@ -599,7 +599,7 @@ fn map_error(e: PgtableError) -> VmError {
 /// reference.
 fn alloc_user_page(group: u32) -> Result<u64, FaultError> {
     memcontrol::try_charge(group, 1, StatKind::Anon).map_err(FaultError::GroupOom)?;
-    let Some(pfn) = page_alloc::alloc_pages_raw(Gfp::GFP_HIGHUSER_MOVABLE | Gfp::__GFP_ZERO, 0) else {
+    let Some(pfn) = page_alloc::alloc_user_pages_raw(Gfp::GFP_HIGHUSER_MOVABLE | Gfp::__GFP_ZERO, 0) else {
         memcontrol::uncharge(group, 1, StatKind::Anon);
         return Err(FaultError::OutOfMemory);
     };

@@ -19,6 +19,8 @@ use crate::sync::SpinLock;
 
 static GROUPS: SpinLock<Option<Groups>> = SpinLock::new(None);
 static PANIC_ON_OOM: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+/// A charge went over some group's `memory.high` since the last look (see [`handle_over_high`]).
+static OVER_HIGH: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// `panic_on_oom=1`.
 pub fn set_panic_on_oom(on: bool) {
@@ -49,6 +51,7 @@ pub fn try_charge(group: u32, pages: u64, kind: StatKind) -> Result<(), u32> {
         Ok(Charge::Charged { over_high }) => {
             if let Some(high) = over_high {
                 let _ = groups.raise_high_events(high);
+                OVER_HIGH.store(true, core::sync::atomic::Ordering::Relaxed);
             }
             Ok(())
         }
@@ -88,6 +91,17 @@ pub fn count_fault(group: u32) {
     }
 }
 
+/// Counts an OOM kill in `memory.events` (`oom_kill` in the victim's group and its ancestors; with
+/// `oom_group`, `oom_group_kill` there).
+pub fn count_oom_kill(victim_group: u32, oom_group: Option<u32>) {
+    with_locked(|groups| {
+        let _ = groups.raise_event(GroupId::from_u32(victim_group), Event::OomKill);
+        if let Some(group) = oom_group {
+            let _ = groups.raise_event(GroupId::from_u32(group), Event::OomGroupKill);
+        }
+    });
+}
+
 /// The group OOM killer: picks the task of `group`'s subtree with the highest badness and kills it
 /// (every task of the chosen `memory.oom.group`, if set), printing Linux's report. Returns true when
 /// other tasks were killed and the caller may retry; false when the running task was chosen or nothing
@@ -99,10 +113,47 @@ pub fn group_oom(group: u32) -> bool {
 /// The system OOM killer (the buddy allocator could not back a user page): as [`group_oom`] over every
 /// task, with Linux's "Out of memory" report; with `panic_on_oom=1` the kernel panics instead.
 pub fn system_oom() -> bool {
+    check_panic_on_oom();
+    oom_kill(None)
+}
+
+/// With `panic_on_oom=1`, a system-wide out-of-memory panics (before oomd or the OOM killer act).
+pub fn check_panic_on_oom() {
     if PANIC_ON_OOM.load(core::sync::atomic::Ordering::Relaxed) {
         panic!("Out of memory and panic_on_oom is set");
     }
-    oom_kill(None)
+}
+
+/// `memory.high` throttling (Linux `mem_cgroup_handle_over_high`), on the way back to user mode after a
+/// page fault: while the running task's group (or an ancestor) is above `memory.high`, every
+/// [`memcg::group::MEMCG_CHARGE_BATCH`] pages it charges cost a sleep that grows with the square of the
+/// overage (Linux's `calculate_high_delay`, at most 2 s). The sleep is a memory stall: the group's
+/// pressure figures show it. Never kills.
+pub fn handle_over_high() {
+    use core::sync::atomic::Ordering;
+    if !OVER_HIGH.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    let mut k = crate::task::KERNEL.lock();
+    let group = GroupId::from_u32(k.cur().group);
+    let over = with_ref(|g| g.high_penalty_ms(group, memcg::group::MEMCG_CHARGE_BATCH).unwrap_or(0) > 0);
+    if over != Some(true) {
+        return;
+    }
+    let task = k.cur_mut();
+    task.over_high_pages += 1;
+    if task.over_high_pages < memcg::group::MEMCG_CHARGE_BATCH {
+        return;
+    }
+    let pages = core::mem::take(&mut task.over_high_pages);
+    let delay_ms = with_ref(|g| g.high_delay_ms(group, pages).unwrap_or(0)).unwrap_or(0);
+    if delay_ms == 0 {
+        return;
+    }
+    crate::sched::memstall(&mut k, true);
+    k.cur_mut().wake_at_ns = crate::arch::x86_64::tsc::uptime_ns() + delay_ms * 1_000_000;
+    crate::sched::block(k, crate::task::Wait::Sleep);
+    crate::sched::memstall(&mut crate::task::KERNEL.lock(), false);
 }
 
 fn oom_kill(group: Option<u32>) -> bool {
@@ -141,7 +192,10 @@ fn oom_kill(group: Option<u32>) -> bool {
                 rss_file: file,
                 tables,
                 // init and the memory server are what the system needs to recover.
-                exempt: t.pid == 1 || t.pid == memd || t.oom_score_adj == -1000,
+                exempt: t.pid == 1
+                    || t.pid == memd
+                    || super::oom::is_oomd(&k, t.tgid)
+                    || t.oom_score_adj == -1000,
                 adj: t.oom_score_adj,
             }
         })
@@ -188,6 +242,12 @@ fn oom_kill(group: Option<u32>) -> bool {
         crate::pr_info!("{line}");
     }
     let mut kills = Vec::new();
+    if let Some(group) = victim.oom_group {
+        let mut line = String::new();
+        let _ = memcg::oom::write_oom_group(&mut line, &groups.path(group).unwrap_or_default());
+        crate::pr_err!("{}", line.trim_end());
+    }
+    let oom_group = victim.oom_group;
     for &index in &victim.kill {
         let mut line = String::new();
         let _ = memcg::oom::write_kill(&mut line, message, &candidates[index]);
@@ -195,6 +255,11 @@ fn oom_kill(group: Option<u32>) -> bool {
         kills.push((candidates[index].pid, GroupId::from_u32(rows[index].group)));
     }
     drop(guard);
+    if let Some(group) = oom_group {
+        with_locked(|groups| {
+            let _ = groups.raise_event(group, Event::OomGroupKill);
+        });
+    }
     let mut killed_me = false;
     let mut remains = Vec::new();
     for (pid, victim_group) in kills {

@@ -124,6 +124,18 @@ fn local_zonelist() -> &'static [ZoneRef] {
 
 /// The allocation: fast path, slow path, drain and retry (Linux's `__alloc_pages`).
 pub fn alloc_pages_raw(gfp: Gfp, order: usize) -> Option<u64> {
+    alloc_pages_with(gfp, order, true)
+}
+
+/// A page for user memory: like [`alloc_pages_raw`], but it stops at the low watermark, which keeps
+/// `[min, low)` for the kernel — so when user memory runs out, the out-of-memory path (oomd's calls,
+/// the OOM report, the victim's exit) still finds the kernel memory it needs. (Linux gets there with
+/// reclaim and the OOM victim's access to reserves; this kernel has neither.)
+pub fn alloc_user_pages_raw(gfp: Gfp, order: usize) -> Option<u64> {
+    alloc_pages_with(gfp, order, false)
+}
+
+fn alloc_pages_with(gfp: Gfp, order: usize, below_low: bool) -> Option<u64> {
     if order >= MAX_ORDER {
         if !gfp.contains(Gfp::__GFP_NOWARN) {
             pr_warn!("page allocation of order {order} refused: the largest order is {}", MAX_ORDER - 1);
@@ -140,15 +152,18 @@ pub fn alloc_pages_raw(gfp: Gfp, order: usize) -> Option<u64> {
         harder: gfp.contains(Gfp::__GFP_ATOMIC),
         no_watermarks,
     };
-    let pfn = get_page_from_freelist(order, mt, highest, fast)
-        .or_else(|| get_page_from_freelist(order, mt, highest, slow))
-        .or_else(|| {
+    let pfn = get_page_from_freelist(order, mt, highest, fast).or_else(|| {
+        // Below the low watermark: oomd hears of it on the next tick.
+        super::oom::low_memory();
+        let slow = if below_low { slow } else { fast };
+        get_page_from_freelist(order, mt, highest, slow).or_else(|| {
             if gfp.contains(Gfp::__GFP_NORETRY) {
                 return None;
             }
             drain_all_pages();
             get_page_from_freelist(order, mt, highest, slow)
-        });
+        })
+    });
     match pfn {
         Some(pfn) => {
             post_alloc_hook(pfn, order, gfp);

@@ -106,6 +106,10 @@ unsafe impl Pod for abi::TaskInfo {}
 unsafe impl Pod for abi::RangeInfo {}
 // SAFETY: repr(C) of u64s and byte arrays, no padding.
 unsafe impl Pod for abi::GroupRequest {}
+// SAFETY: repr(C), u64 and u32 fields in pairs, no padding.
+unsafe impl Pod for abi::OomEvent {}
+// SAFETY: repr(C), four u32s, three u64s and a byte array, no padding.
+unsafe impl Pod for abi::GroupNode {}
 
 /// An untrusted user pointer to one `T`.
 #[derive(Clone, Copy, Debug)]

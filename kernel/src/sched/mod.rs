@@ -32,6 +32,7 @@ pub fn make_ready(k: &mut Kernel, pid: Pid) {
         return;
     }
     task.state = State::Ready;
+    set_psi(task, task.psi | memcg::psi::TSK_RUNNING);
     let priority = task.priority;
     k.rq.push_back(pid, priority);
     if k.task(k.current).is_none_or(|c| priority > c.priority || k.current == k.idle) {
@@ -127,8 +128,25 @@ pub fn yield_now() {
     schedule(k);
 }
 
+/// Gives a user task new PSI flags (`memcg::psi::TSK_*`), telling its group's pressure figures.
+pub fn set_psi(task: &mut crate::task::Task, flags: u8) {
+    if task.user && task.psi != flags {
+        crate::mm::psi::change(task.group, task.psi, flags);
+        task.psi = flags;
+    }
+}
+
+/// The running task starts (`true`) or ends a memory stall: throttled, or waiting for the OOM killer.
+pub fn memstall(k: &mut Kernel, on: bool) {
+    let task = k.cur_mut();
+    let flags = if on { task.psi | memcg::psi::TSK_MEMSTALL } else { task.psi & !memcg::psi::TSK_MEMSTALL };
+    set_psi(task, flags);
+}
+
 /// Blocks the running task on `wait` and runs something else; returns the wake-up result.
 pub fn block(mut k: SpinLockGuard<'_, Kernel>, wait: Wait) -> i64 {
+    let task = k.cur_mut();
+    set_psi(task, task.psi & !memcg::psi::TSK_RUNNING);
     k.cur_mut().state = State::Blocked(wait);
     k.cur_mut().wake_result = 0;
     schedule(k);
@@ -226,12 +244,16 @@ pub fn tick(frame: &mut TrapFrame) {
     }
     crate::tty::poll(&mut k);
     let now = tsc::uptime_ns();
+    crate::mm::oom::tick(&mut k);
+    crate::mm::psi::tick(&mut k, now);
     let sleepers: Vec<(Pid, bool)> = k
         .tasks
         .values()
         .filter_map(|t| match t.state {
             State::Blocked(Wait::Sleep) if t.wake_at_ns <= now => Some((t.pid, false)),
-            State::Blocked(Wait::Futex { .. }) if t.wake_at_ns != 0 && t.wake_at_ns <= now => {
+            State::Blocked(Wait::Futex { .. } | Wait::Oom { .. })
+                if t.wake_at_ns != 0 && t.wake_at_ns <= now =>
+            {
                 Some((t.pid, true))
             }
             _ => None,

@@ -30,7 +30,7 @@ pub fn group_ctl(a: Args) -> Result {
     let file = text(&req.file)?;
     let value = text(&req.value)?;
     let privileged = KERNEL.lock().cur().caps & cap::GROUP != 0;
-    if req.op != group_op::READ && !privileged {
+    if req.op != group_op::READ && req.op != group_op::TREE && !privileged {
         return Err(-EPERM);
     }
     let lookup = |path: &str| memcontrol::with_ref(|g| g.lookup(path)).unwrap_or(Err(memcg::Error::Root));
@@ -40,12 +40,14 @@ pub fn group_ctl(a: Args) -> Result {
             let parent = if parent.is_empty() { "/" } else { parent };
             let parent = lookup(parent).map_err(|_| -ENOENT)?;
             let id = memcontrol::with(|g| g.create(parent, name)).ok_or(-EINVAL)?.map_err(errno)?;
+            crate::mm::psi::group_created(id.as_u32());
             crate::pr_info!("memcg: created {path} (group {})", id.as_u32());
             Ok(u64::from(id.as_u32()))
         }
         group_op::REMOVE => {
             let id = lookup(path).map_err(|_| -ENOENT)?;
             memcontrol::with(|g| g.remove(id)).ok_or(-EINVAL)?.map_err(errno)?;
+            crate::mm::psi::group_removed(&mut KERNEL.lock(), id.as_u32());
             Ok(0)
         }
         group_op::ATTACH => {
@@ -58,7 +60,11 @@ pub fn group_ctl(a: Args) -> Result {
             for pid in threads {
                 let Some(task) = k.task_mut(pid) else { continue };
                 let from = GroupId::from_u32(task.group);
+                // Its pressure state leaves the old group's figures and joins the new one's.
+                let flags = task.psi;
+                crate::sched::set_psi(task, 0);
                 task.group = id.as_u32();
+                crate::sched::set_psi(task, flags);
                 if let Some(space) = &task.aspace {
                     space.lock().set_group(id.as_u32());
                 }
@@ -102,13 +108,16 @@ pub fn group_ctl(a: Args) -> Result {
                     "memory.oom.group" => {
                         writeln!(body, "{}", u8::from(group.oom_group())).map_err(|_| memcg::Error::Root)
                     }
-                    "cgroup.procs" => Ok(()),
+                    "cgroup.procs" | "memory.pressure" => Ok(()),
                     _ => Err(memcg::Error::Root),
                 }
             });
             match written {
                 Some(Ok(())) => {}
                 Some(Err(_)) | None => return Err(-ENOENT),
+            }
+            if file == "memory.pressure" {
+                crate::mm::psi::show(&mut body, id.as_u32()).map_err(|_| -ENOENT)?;
             }
             if file == "cgroup.procs" {
                 let k = KERNEL.lock();
@@ -122,6 +131,39 @@ pub fn group_ctl(a: Args) -> Result {
             }
             crate::mm::uaccess::copy_text_window(buf, out.len(), offset, body.as_bytes())
         }
+        group_op::TREE => tree(buf, len),
         _ => Err(-EINVAL),
     }
+}
+
+/// group_op::TREE: every group as an `abi::GroupNode`.
+fn tree(buf: u64, len: u64) -> Result {
+    let nodes: alloc::vec::Vec<abi::GroupNode> = memcontrol::with_ref(|g| {
+        let all = g.subtree(GroupId::ROOT).unwrap_or_default();
+        all.iter()
+            .filter_map(|&id| {
+                let group = g.get(id).ok()?;
+                let mut path = [0u8; 64];
+                let text = g.path(id).ok()?;
+                let n = text.len().min(63);
+                path[..n].copy_from_slice(&text.as_bytes()[..n]);
+                Some(abi::GroupNode {
+                    id: id.as_u32(),
+                    parent: group.parent().unwrap_or(GroupId::ROOT).as_u32(),
+                    oom_group: u32::from(group.oom_group()),
+                    nr_tasks: group.nr_tasks(),
+                    current_pages: group.current(),
+                    max_pages: group.max(),
+                    oom_total_pages: g.oom_total_pages(id).unwrap_or(1),
+                    path,
+                })
+            })
+            .collect()
+    })
+    .unwrap_or_default();
+    let fit = (len / size_of::<abi::GroupNode>() as u64).min(nodes.len() as u64) as usize;
+    for (i, node) in nodes.iter().take(fit).enumerate() {
+        UserPtr::<abi::GroupNode>::new(buf + (i * size_of::<abi::GroupNode>()) as u64)?.write(node)?;
+    }
+    Ok(nodes.len() as u64)
 }

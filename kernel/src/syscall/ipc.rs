@@ -16,7 +16,7 @@ use crate::mm::uaccess::{UserPtr, UserSlice};
 use crate::task::KERNEL;
 
 /// The object a handle of `kind` names in the running task.
-fn object(number: u64, kind: Kind) -> core::result::Result<ObjectId, i64> {
+pub(super) fn object(number: u64, kind: Kind) -> core::result::Result<ObjectId, i64> {
     let k = KERNEL.lock();
     match k.cur().handle(number) {
         Some(Handle { object, kind: k2 }) if k2 == kind => Ok(object),

@@ -198,6 +198,7 @@ pub fn proc_text(a: Args) -> Result {
             table.entries().iter().try_for_each(|e| writeln!(text, "BIOS-e820: {e}"))
         }),
         t::MEMMAP => crate::mm::memmap::picture(&mut text),
+        t::PRESSURE_MEMORY => crate::mm::psi::show(&mut text, 0).map_err(|_| core::fmt::Error),
         t::DMESG => {
             let mut out = alloc::vec![0u8; len.min(4096) as usize];
             let n = crate::printk::read_log(usize::try_from(offset).unwrap_or(usize::MAX), &mut out);

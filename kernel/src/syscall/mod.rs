@@ -10,6 +10,7 @@ mod futex;
 mod group;
 mod ipc;
 mod misc;
+mod oom;
 mod task;
 mod vm;
 
@@ -39,6 +40,11 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::POWEROFF => misc::poweroff(),
         nr::GROUP_CTL => group::group_ctl(a),
         nr::OOM_SCORE_ADJ => task::oom_score_adj(a),
+        nr::OOM_REGISTER => oom::oom_register(a),
+        nr::OOM_EVENTS => oom::oom_events(a),
+        nr::OOM_DONE => oom::oom_done(a),
+        nr::PSI_TRIGGER => oom::psi_trigger(a),
+        nr::OOM_KILL => oom::oom_kill(a),
         nr::WRITE => misc::write(a),
         nr::GETPID => misc::getpid(),
         nr::GETTID => misc::gettid(),

@@ -174,13 +174,15 @@ pub fn set_priority(a: Args) -> Result {
     Ok(0)
 }
 
-fn info_of(t: &crate::task::Task) -> TaskInfo {
-    let (rss, peak, tables, faults) = match &t.aspace {
+fn info_of(k: &crate::task::Kernel, t: &crate::task::Task) -> TaskInfo {
+    let service =
+        t.tgid == 1 || k.memd.is_some_and(|(_, pid)| pid == t.tgid) || crate::mm::oom::is_oomd(k, t.tgid);
+    let (rss, peak, tables, faults, total_vm, anon, file) = match &t.aspace {
         Some(a) => {
             let a = a.lock();
-            (a.rss(), a.rss_peak, a.nr_tables(), a.minor_faults)
+            (a.rss(), a.rss_peak, a.nr_tables(), a.minor_faults, a.total_pages(), a.rss_anon, a.rss_image)
         }
-        None => (0, 0, 0, 0),
+        None => (0, 0, 0, 0, 0, 0, 0),
     };
     TaskInfo {
         pid: u64::from(t.pid),
@@ -193,6 +195,12 @@ fn info_of(t: &crate::task::Task) -> TaskInfo {
         name: t.comm.bytes(),
         rss_peak_pages: peak,
         group: u64::from(t.group),
+        tgid: u64::from(t.tgid),
+        flags: if t.user { abi::task_flag::USER } else { 0 }
+            | if service { abi::task_flag::SERVICE } else { 0 },
+        total_vm_pages: total_vm,
+        rss_anon_pages: anon,
+        rss_file_pages: file,
         oom_score_adj: i64::from(t.oom_score_adj),
         oom_score: {
             let total = crate::mm::page_alloc::nr_pages().0.max(1);
@@ -212,7 +220,7 @@ pub fn task_list(a: Args) -> Result {
     let [buf, len, ..] = a.0;
     let infos: Vec<TaskInfo> = {
         let k = KERNEL.lock();
-        k.tasks.values().filter(|t| t.pid != u32::MAX).map(|t| info_of(t)).collect()
+        k.tasks.values().filter(|t| t.pid != u32::MAX).map(|t| info_of(&k, t)).collect()
     };
     let fit = (len / size_of::<TaskInfo>() as u64).min(infos.len() as u64) as usize;
     for (i, info) in infos.iter().take(fit).enumerate() {
@@ -256,7 +264,7 @@ pub fn task_info(a: Args) -> Result {
     let info = {
         let k = KERNEL.lock();
         let pid = if pid == 0 { k.current } else { u32::try_from(pid).map_err(|_| -ESRCH)? };
-        info_of(k.task(pid).ok_or(-ESRCH)?)
+        info_of(&k, k.task(pid).ok_or(-ESRCH)?)
     };
     out.write(&info)?;
     Ok(size_of::<TaskInfo>() as u64)

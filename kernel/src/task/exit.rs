@@ -55,6 +55,7 @@ impl Remains {
 /// stack and address space stay for the caller to free (they may be in use right now).
 fn do_exit(k: &mut Kernel, pid: Pid, status: i32) {
     let Some(task) = k.task_mut(pid) else { return };
+    sched::set_psi(task, 0);
     task.state = State::Zombie(status);
     if task.user && task.kernel_stack_pages > 0 {
         crate::mm::memcontrol::uncharge(
@@ -84,6 +85,15 @@ fn do_exit(k: &mut Kernel, pid: Pid, status: i32) {
         crate::pr_err!("memd: the memory server (pid {tgid}) ended; brk/mmap fail with ENOMEM from now on");
         for waiter in k.objects.put_ref(endpoint) {
             sched::wake(k, waiter, -EPIPE);
+        }
+    }
+    // The OOM service's last thread: the kernel's OOM killer takes over.
+    crate::mm::oom::process_gone(k, tgid);
+    if !k.tasks.values().any(|t| t.tgid == tgid && t.is_alive()) {
+        for notify in crate::mm::psi::owner_gone(tgid) {
+            for waiter in k.objects.put_ref(notify) {
+                sched::wake(k, waiter, -EPIPE);
+            }
         }
     }
     // Orphans go to init; zombie orphans nobody will collect are reaped right away.

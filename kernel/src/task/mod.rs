@@ -74,6 +74,8 @@ pub enum Wait {
     Futex { space: usize, addr: u64 },
     /// Console input.
     Input,
+    /// The OOM service's answer to event `seq` (also ends at `wake_at_ns`).
+    Oom { seq: u64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,6 +127,10 @@ pub struct Task {
     /// A user task (has a user frame at the top of its kernel stack).
     pub user: bool,
     pub kernel_stack_pages: u64,
+    /// Linux's PSI task flags (`memcg::psi::TSK_*`), as last reported to its group's pressure figures.
+    pub psi: u8,
+    /// Pages charged while its group was above `memory.high`, not yet paid for with a throttle.
+    pub over_high_pages: u64,
 }
 
 impl Task {
@@ -180,6 +186,8 @@ pub struct Kernel {
     pub memd: Option<(crate::ipc::ObjectId, Pid)>,
     /// Whether a memory server ever registered (brk/mmap then fail with ENOMEM rather than ENOSYS).
     pub started_memd: bool,
+    /// The OOM service, once it registered (DESIGN §6; `mm::oom`).
+    pub oomd: Option<crate::mm::oom::Oomd>,
     pub next_serial: u32,
     /// `randomize_va_space`.
     pub randomize_va_space: u8,
@@ -201,6 +209,7 @@ impl Kernel {
             started: false,
             memd: None,
             started_memd: false,
+            oomd: None,
             next_serial: 1,
             randomize_va_space: 2,
         }

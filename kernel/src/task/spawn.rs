@@ -205,6 +205,8 @@ fn new_task(pid: Pid, parent: Pid, comm: Comm, priority: u8, caps: u32) -> Task 
         oom_score_adj: 0,
         user: false,
         kernel_stack_pages: 0,
+        psi: 0,
+        over_high_pages: 0,
     }
 }
 

@@ -19,8 +19,9 @@ commands:
   ps                   tasks: pid, parent, state, priority, rss, name
   free [-h]            memory in use and free, like free(1) (kB, or human units with -h)
   cat PATH             a /proc text: /proc/{meminfo,buddyinfo,pagetypeinfo,zoneinfo,vmstat,slabinfo,
-                       vmallocinfo}, /proc/{self,PID}/{maps,smaps,status}, and group files
-                       /sys/fs/cgroup/G/{memory.current,max,high,min,low,peak,events,stat,cgroup.procs},
+                       vmallocinfo,pressure/memory}, /proc/{self,PID}/{maps,smaps,status}, and group
+                       files /sys/fs/cgroup/G/{memory.current,max,high,min,low,peak,events,
+                       events.local,stat,pressure,oom.group,cgroup.procs},
                        /proc/PID/oom_score, /proc/PID/oom_score_adj (echo N > … sets the latter)
   dmesg                the kernel log
   e820                 the firmware memory map (sanitized)

@@ -1,5 +1,5 @@
-//! `init [PROGRAM ARGS…]`: the first task (pid 1). Starts the memory server memd and waits until it has
-//! registered, then runs PROGRAM (the kernel's `init=PROGRAM`) with its arguments, reaps every child that
+//! `init [PROGRAM ARGS…]`: the first task (pid 1). Starts the memory server memd and the OOM service
+//! oomd, waiting until each has registered, then runs PROGRAM (the kernel's `init=PROGRAM`) with its arguments, reaps every child that
 //! ends meanwhile (orphans are adopted by pid 1), reports how PROGRAM ended as
 //! `init: PROGRAM (pid N) exited with code C` / `… killed by signal S` and the kernel's free-page count
 //! before and after it (`init: free pages before PROGRAM X, after Y`: equal when nothing leaked), and
@@ -18,17 +18,20 @@ userland::entry!(main);
 
 /// memd runs above every ordinary task: a page-fault-free server that answers brk/mmap quickly.
 const MEMD_PRIORITY: u32 = 40;
-/// Bit memd signals on the notification once it is registered.
-const MEMD_READY: u64 = 1;
+/// oomd runs just below memd: when memory runs out it must get the processor before any hog.
+const OOMD_PRIORITY: u32 = 39;
+/// Bit a server signals on the notification once it is registered.
+const READY: u64 = 1;
 
 fn main(args: &Args) -> i32 {
-    start_memd();
+    start_server("memd", "serving memory requests", MEMD_PRIORITY, cap::VM | cap::VM_OTHER);
+    start_server("oomd", "handling out-of-memory events", OOMD_PRIORITY, cap::KILL);
     let Some(program) = args.get(1) else {
         run_shell();
     };
     let rest: heapless_args::List = heapless_args::collect(args);
     // The free-page count before and after the program: everything it used must come back.
-    let before = sys::meminfo().map(|m| m.free_pages).unwrap_or(0);
+    let (before, slab_before) = sys::meminfo().map(|m| (m.free_pages, m.slab_pages)).unwrap_or((0, 0));
     let attr = sys::spawn_attr(0, cap::ALL, &[]);
     let pid = match sys::spawn(program, rest.as_slice(), Some(&attr)) {
         Ok(pid) => pid,
@@ -41,8 +44,10 @@ fn main(args: &Args) -> i32 {
         match sys::wait4(-1, 0) {
             Ok((child, status)) if child == pid => {
                 println!("init: {program} (pid {pid}) {}", WaitStatus(status));
-                let after = sys::meminfo().map(|m| m.free_pages).unwrap_or(0);
+                let (after, slab_after) =
+                    sys::meminfo().map(|m| (m.free_pages, m.slab_pages)).unwrap_or((0, 0));
                 println!("init: free pages before {program} {before}, after {after}");
+                println!("init: slab pages before {program} {slab_before}, after {slab_after}");
                 return if wait::if_exited(status) {
                     i32::from(wait::exit_status(status))
                 } else {
@@ -87,24 +92,22 @@ fn run_shell() -> ! {
     }
 }
 
-/// Starts memd with the capabilities it needs and waits for its "registered" signal.
-fn start_memd() {
+/// Starts a server with the capabilities it needs and waits for its "registered" signal.
+fn start_server(name: &str, what: &str, priority: u32, caps: u32) {
     let ready = match ipc::notify_create() {
         Ok(handle) => handle,
         Err(e) => {
-            println!("init: notify_create: {e}; memd not started");
+            println!("init: notify_create: {e}; {name} not started");
             return;
         }
     };
-    let attr = sys::spawn_attr(MEMD_PRIORITY, cap::VM | cap::VM_OTHER, &[ready]);
-    match sys::spawn("memd", &[], Some(&attr)) {
+    let attr = sys::spawn_attr(priority, caps, &[ready]);
+    match sys::spawn(name, &[], Some(&attr)) {
         Ok(pid) => match ipc::notify_wait(ready) {
-            Ok(bits) if bits & MEMD_READY != 0 => {
-                println!("init: memd (pid {pid}) is serving memory requests")
-            }
-            other => println!("init: memd did not come up: {other:?}"),
+            Ok(bits) if bits & READY != 0 => println!("init: {name} (pid {pid}) is {what}"),
+            other => println!("init: {name} did not come up: {other:?}"),
         },
-        Err(e) => println!("init: cannot start memd: {e}; brk/mmap stay unavailable"),
+        Err(e) => println!("init: cannot start {name}: {e}"),
     }
     let _ = ipc::handle_close(ready);
 }

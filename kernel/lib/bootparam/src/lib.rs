@@ -164,6 +164,9 @@ pub struct BootParams<'a> {
     pub randomize_va_space: u8,
     /// `panic_on_oom=1`: panic instead of killing a task when memory runs out (seed 004 §2).
     pub panic_on_oom: bool,
+    /// `oomd_timeout_ms=N`: how long a task out of memory waits for oomd before the kernel's OOM killer
+    /// acts (default 1000; 1 ..= 60000).
+    pub oomd_timeout_ms: u64,
     /// `test=NAME`: run the in-kernel test NAME and exit QEMU with its result.
     pub test: Option<&'a str>,
     /// `init=PROGRAM`: the first user program.
@@ -193,6 +196,7 @@ impl<'a> BootParams<'a> {
             nokaslr: false,
             randomize_va_space: 2,
             panic_on_oom: false,
+            oomd_timeout_ms: 1000,
             test: None,
             init: None,
             init_args: split_init_args(cmdline).1,
@@ -241,6 +245,13 @@ impl<'a> BootParams<'a> {
             ("numa", Some("off")) => self.numa_off = true,
             ("nokaslr", None) => self.nokaslr = true,
             ("panic_on_oom", Some(v)) => self.panic_on_oom = parse_bool(v).ok_or(bad("expected 0 or 1"))?,
+            ("oomd_timeout_ms", Some(v)) => {
+                self.oomd_timeout_ms = v
+                    .parse()
+                    .ok()
+                    .filter(|ms| (1..=60_000).contains(ms))
+                    .ok_or(bad("expected milliseconds, 1 to 60000"))?;
+            }
             ("randomize_va_space", Some(v)) => {
                 self.randomize_va_space = match v {
                     "0" => 0,
@@ -256,7 +267,8 @@ impl<'a> BootParams<'a> {
             ("init", Some(v)) if !v.is_empty() => self.init = Some(v),
             (
                 "test" | "init" | "loglevel" | "mem" | "highmem" | "page_poison" | "init_on_alloc"
-                | "init_on_free" | "shuffle" | "page_alloc.shuffle" | "randomize_va_space" | "panic_on_oom",
+                | "init_on_free" | "shuffle" | "page_alloc.shuffle" | "randomize_va_space" | "panic_on_oom"
+                | "oomd_timeout_ms",
                 _,
             ) => return Err(bad("needs a value")),
             _ => return Err(Problem::Unknown(param.text)),

@@ -124,3 +124,15 @@ fn randomize_va_space_takes_0_1_2_and_defaults_to_2() {
     assert_eq!(p.randomize_va_space, 2);
     assert_eq!(p.problems.len(), 1);
 }
+
+#[test]
+fn oom_options() {
+    let p = BootParams::parse("panic_on_oom=1 oomd_timeout_ms=250");
+    assert!(p.panic_on_oom);
+    assert_eq!(p.oomd_timeout_ms, 250);
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+    assert_eq!(BootParams::parse("").oomd_timeout_ms, 1000);
+    let p = BootParams::parse("oomd_timeout_ms=0 oomd_timeout_ms=60001 oomd_timeout_ms=x oomd_timeout_ms");
+    assert_eq!(p.oomd_timeout_ms, 1000, "bad values leave the default");
+    assert_eq!(p.problems.len(), 4, "{:?}", p.problems);
+}

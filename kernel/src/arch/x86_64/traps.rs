@@ -153,11 +153,12 @@ fn user_exception(frame: &mut TrapFrame) {
             let write = frame.error_code & pf::WRITE != 0;
             let exec = frame.error_code & pf::INSTRUCTION != 0;
             match crate::mm::fault::handle_user_fault(address, write, exec) {
-                Ok(()) => {}
+                Ok(()) => crate::mm::memcontrol::handle_over_high(),
                 Err(crate::mm::aspace::FaultError::GroupOom(group)) => {
-                    // The task's memory group is at memory.max: the group OOM killer picks a victim in
-                    // it. If that was someone else, the fault is retried with their memory back.
-                    if !crate::mm::memcontrol::group_oom(group) {
+                    // The task's memory group is at memory.max: oomd (or, failing it, the kernel's
+                    // group OOM killer) picks a victim in it. If that was someone else, the fault is
+                    // retried with their memory back.
+                    if let crate::mm::oom::Outcome::KillMe = crate::mm::oom::out_of_memory(Some(group)) {
                         force_fatal_signal(
                             frame,
                             abi::signal::SIGKILL,
@@ -167,9 +168,9 @@ fn user_exception(frame: &mut TrapFrame) {
                     }
                 }
                 Err(crate::mm::aspace::FaultError::OutOfMemory) => {
-                    // No free page at all: the system OOM killer frees some (the fault is retried), or
-                    // the faulting task itself is the victim.
-                    if !crate::mm::memcontrol::system_oom() {
+                    // No free page at all: oomd or the system OOM killer frees some (the fault is
+                    // retried), or the faulting task itself is the victim.
+                    if let crate::mm::oom::Outcome::KillMe = crate::mm::oom::out_of_memory(None) {
                         force_fatal_signal(
                             frame,
                             abi::signal::SIGKILL,

@@ -1,0 +1,84 @@
+//! `oomd_fallback`: the kernel's OOM killer acts when oomd cannot (issue 8's test). First oomd is killed
+//! on purpose and a hog runs: the kernel notices oomd ended and kills the hog itself. Then a child
+//! registers as the OOM service and never answers: the next hog waits `oomd_timeout_ms`, and the kernel
+//! kills it. Either way the machine goes on; at the end a new oomd is started, and init checks that
+//! every page came back.
+#![no_std]
+#![no_main]
+
+use abi::{PRIORITY_DEFAULT, TaskInfo, cap, signal, wait};
+use userland::sys::{self, WaitStatus, ipc};
+use userland::{Args, fail, println};
+
+userland::entry!(main);
+
+/// As init starts it.
+const OOMD_PRIORITY: u32 = 39;
+
+fn pid_of(name: &str) -> Option<u64> {
+    let mut tasks = [TaskInfo::default(); 64];
+    let n = sys::task_list(&mut tasks).map_or(0, |n| (n as usize).min(tasks.len()));
+    tasks[..n].iter().find_map(|t| {
+        let end = t.name.iter().position(|&b| b == 0).unwrap_or(t.name.len());
+        (&t.name[..end] == name.as_bytes() && t.state != u64::from(b'Z')).then_some(t.pid)
+    })
+}
+
+/// Runs `oom_hog` and says whether it was killed by SIGKILL.
+fn run_hog(step: &str) -> bool {
+    let hog = sys::spawn("oom_hog", &[], None).unwrap_or_else(|e| fail!("oomd_fallback: spawn: {e}"));
+    let (_, status) = sys::wait4(hog as i64, 0).unwrap_or_else(|e| fail!("oomd_fallback: wait4: {e}"));
+    println!("oomd_fallback: {step}: the hog {}", WaitStatus(status));
+    !wait::if_exited(status) && wait::term_sig(status) == signal::SIGKILL as u8
+}
+
+/// Spawns `name args` with `caps` and a "ready" notification as its handle 1; waits for bit 0.
+fn spawn_ready(name: &str, args: &[&str], priority: u32, caps: u32) -> u64 {
+    let ready = ipc::notify_create().unwrap_or_else(|e| fail!("oomd_fallback: notify_create: {e}"));
+    let attr = sys::spawn_attr(priority, caps, &[ready]);
+    let pid =
+        sys::spawn(name, args, Some(&attr)).unwrap_or_else(|e| fail!("oomd_fallback: spawn {name}: {e}"));
+    match ipc::notify_wait(ready) {
+        Ok(bits) if bits & 1 != 0 => {}
+        other => fail!("oomd_fallback: {name} did not come up: {other:?}"),
+    }
+    let _ = ipc::handle_close(ready);
+    pid
+}
+
+/// The silent OOM service: registers, says it is ready, and never reads an event.
+fn silent() -> i32 {
+    let notify = ipc::notify_create().unwrap_or_else(|e| fail!("oomd_fallback: notify_create: {e}"));
+    if let Err(e) = sys::oom_register(notify) {
+        fail!("oomd_fallback: oom_register: {e}");
+    }
+    let _ = ipc::notify_signal(1, 1);
+    loop {
+        let _ = sys::sleep_ms(1000);
+    }
+}
+
+fn main(args: &Args) -> i32 {
+    if args.get(1) == Some("silent") {
+        return silent();
+    }
+    let Some(oomd) = pid_of("oomd") else { fail!("oomd_fallback: oomd is not running") };
+    if let Err(e) = sys::kill(oomd as i64, signal::SIGKILL) {
+        fail!("oomd_fallback: kill oomd: {e}");
+    }
+    println!("oomd_fallback: killed oomd (pid {oomd})");
+    let first = run_hog("without oomd");
+    let quiet = spawn_ready("oomd_fallback", &["silent"], PRIORITY_DEFAULT, cap::KILL);
+    println!("oomd_fallback: pid {quiet} registered as a silent OOM service");
+    let second = run_hog("with a silent oomd");
+    let _ = sys::kill(quiet as i64, signal::SIGKILL);
+    let _ = sys::wait4(quiet as i64, 0);
+    // A real oomd again, so the system ends as it began (init compares the free pages).
+    let oomd = spawn_ready("oomd", &[], OOMD_PRIORITY, cap::KILL);
+    println!("oomd_fallback: oomd restarted (pid {oomd})");
+    if !(first && second) {
+        fail!("oomd_fallback: expected both hogs killed by the kernel");
+    }
+    println!("oomd_fallback: ok");
+    0
+}
