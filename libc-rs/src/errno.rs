@@ -16,6 +16,7 @@ impl Errno {
     pub const ENOENT: Errno = Errno(e::ENOENT as i32);
     pub const ESRCH: Errno = Errno(e::ESRCH as i32);
     pub const EINTR: Errno = Errno(e::EINTR as i32);
+    pub const EIO: Errno = Errno(e::EIO as i32);
     pub const E2BIG: Errno = Errno(e::E2BIG as i32);
     pub const ENOEXEC: Errno = Errno(e::ENOEXEC as i32);
     pub const EBADF: Errno = Errno(e::EBADF as i32);
@@ -43,11 +44,12 @@ impl Errno {
 
     /// The symbolic name (`"ENOMEM"`), or `None` for a code this crate does not name.
     pub fn name(self) -> Option<&'static str> {
-        const NAMES: [(Errno, &str); 20] = [
+        const NAMES: [(Errno, &str); 21] = [
             (Errno::EPERM, "EPERM"),
             (Errno::ENOENT, "ENOENT"),
             (Errno::ESRCH, "ESRCH"),
             (Errno::EINTR, "EINTR"),
+            (Errno::EIO, "EIO"),
             (Errno::E2BIG, "E2BIG"),
             (Errno::ENOEXEC, "ENOEXEC"),
             (Errno::EBADF, "EBADF"),

@@ -133,6 +133,17 @@ impl SerialLog {
     }
 
     /// KiB of page descriptors from the `Memory model:` line.
+    /// The boot modules' memory: (start, inclusive end) of each `module: [mem 0xSTART-0xEND] name` line.
+    pub fn modules(&self) -> Vec<(u64, u64)> {
+        self.messages()
+            .filter_map(|m| {
+                let range = m.strip_prefix("module: [mem 0x")?.split(']').next()?;
+                let (start, end) = range.split_once("-0x")?;
+                Some((u64::from_str_radix(start, 16).ok()?, u64::from_str_radix(end, 16).ok()?))
+            })
+            .collect()
+    }
+
     pub fn memmap_kib(&self) -> Option<u64> {
         let m = self.find("Memory model: ")?;
         let at = m.find("K of descriptors")?;

@@ -48,8 +48,8 @@ fn assert_memory_summary(out: &Outcome, e820: &[E820Line]) {
         (image.text / 1024, image.rodata / 1024, image.data / 1024, image.bss / 1024, image.boot / 1024),
         "kernel section sizes differ from the ELF's"
     );
-    // At least the RAM below 1 MiB, the whole kernel image and the page descriptors are reserved; little
-    // else (page tables, boot information, modules).
+    // At least the RAM below 1 MiB, the whole kernel image, the page descriptors and the boot modules
+    // (the programs) are reserved; little else (page tables, boot information).
     let low_ram_kib: u64 = usable(e820)
         .filter(|e| e.start < MIB)
         .map(|e| (e.end_inclusive.min(MIB - 1) + 1 - e.start) / 1024)
@@ -65,7 +65,18 @@ fn assert_memory_summary(out: &Outcome, e820: &[E820Line]) {
         expected_sections.len() as u64 * 1024,
         "1 MiB of descriptors per present 128 MiB section"
     );
-    let floor = low_ram_kib - 4 + image_kib + memmap_kib;
+    let modules = out.log.modules();
+    assert!(!modules.is_empty(), "the ISO's programs are boot modules");
+    // Modules GRUB placed in usable RAM above 1 MiB add to the floor (under UEFI many land below 1 MiB,
+    // which is reserved anyway).
+    let modules_kib: u64 = modules
+        .iter()
+        .filter(|&&(start, end)| {
+            start >= MIB && usable(e820).any(|e| e.start <= start && end <= e.end_inclusive)
+        })
+        .map(|&(start, end)| (end + 1 - start).div_ceil(4096) * 4)
+        .sum();
+    let floor = low_ram_kib - 4 + image_kib + memmap_kib + modules_kib;
     assert!(s.reserved >= floor, "reserved {}K is below {floor}K", s.reserved);
     assert!(s.reserved < floor + 1024, "reserved {}K is implausibly large (floor {floor}K)", s.reserved);
 }

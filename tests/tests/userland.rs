@@ -69,10 +69,10 @@ fn null_write_is_killed_and_never_prints_after() {
     assert!(!out.log.has_output("after invalid access"));
     assert!(
         out.log
-            .find("null_write[4]: segfault at 0 ip ")
+            .find("null_write[5]: segfault at 0 ip ")
             .is_some_and(|l| l.contains(" error 6 in null_write["))
     );
-    assert!(out.log.has_output("init: null_write (pid 4) killed by signal 11"));
+    assert!(out.log.has_output("init: null_write (pid 5) killed by signal 11"));
     assert_no_leak(&out, "null_write");
 }
 
@@ -163,6 +163,10 @@ fn the_shell_runs_commands_typed_on_the_serial_line() {
         "mkdir /sys/fs/cgroup/small",
         "echo 8M > /sys/fs/cgroup/small/memory.max",
         "cat /sys/fs/cgroup/small/memory.max",
+        "ls /sys/fs/cgroup",
+        "ls /sys/fs/cgroup/small",
+        "echo lots > /sys/fs/cgroup/small/memory.high",
+        "mkdir /sys/fs/cgroup/memory.bad",
         "cgexec small cgroup_limit hog",
         "cat /sys/fs/cgroup/small/memory.events",
         "echo 1 > /proc/meminfo",
@@ -188,6 +192,11 @@ fn the_shell_runs_commands_typed_on_the_serial_line() {
     assert!(out.log.has_output("kill: 99999: ESRCH"));
     // Memory groups: made, limited, a hog run in it and killed at 8 MiB, its events read back.
     assert!(out.log.has_output("8388608"), "memory.max reads back in bytes");
+    // limitd lists the groups and their files and checks names and values.
+    assert!(out.log.has_output("small/"));
+    assert!(out.log.has_output("memory.oom.group"));
+    assert!(out.log.has_output("echo: /sys/fs/cgroup/small/memory.high: EINVAL"));
+    assert!(out.log.has_output("mkdir: /sys/fs/cgroup/memory.bad: EINVAL"));
     assert!(out.log.has_output("cgroup_limit: killed by signal 9"));
     assert!(out.log.has_output("oom_kill 1"));
     assert!(out.log.has_output("echo: /proc/meminfo: not writable"));
@@ -211,7 +220,7 @@ fn a_hog_in_a_16_mib_group_is_killed_at_the_limit() {
         "oomd: [  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name"
     ));
     let scored =
-        out.log.find_output("oomd:   pid 5 (cgroup_limit) group /demo rss ").expect("the hog scored");
+        out.log.find_output("oomd:   pid 6 (cgroup_limit) group /demo rss ").expect("the hog scored");
     assert!(scored.contains(" badness ") && scored.contains(" oom_score "), "{scored}");
     let kill =
         out.log.find_output("oomd: Memory cgroup out of memory: Killed process ").expect("oomd's kill line");
@@ -233,7 +242,7 @@ fn the_oom_killer_ends_the_hog_and_everything_else_lives() {
     let kill = out.log.find_output("oomd: Out of memory: Killed process ").expect("oomd's OOM report");
     assert!(kill.contains("(oom_hog)"), "{kill}");
     assert!(out.log.has_output("oomd:   pid 3 (oomd) exempt"));
-    assert!(out.log.has_output("init: oom_hog (pid 4) killed by signal 9"));
+    assert!(out.log.has_output("init: oom_hog (pid 5) killed by signal 9"));
     assert!(!out.log.has("memd: the memory server"), "memd survived");
     assert!(out.log.has_output("init: init (pid 1) exited with code 137"), "init survived to report");
     assert_no_leak(&out, "oom_hog");

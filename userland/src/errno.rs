@@ -12,6 +12,7 @@ impl Errno {
     pub const ENOENT: Errno = Errno(e::ENOENT);
     pub const ESRCH: Errno = Errno(e::ESRCH);
     pub const EINTR: Errno = Errno(e::EINTR);
+    pub const EIO: Errno = Errno(e::EIO);
     pub const E2BIG: Errno = Errno(e::E2BIG);
     pub const ENOEXEC: Errno = Errno(e::ENOEXEC);
     pub const EBADF: Errno = Errno(e::EBADF);
@@ -41,6 +42,7 @@ impl Errno {
             e::ENOENT => "ENOENT",
             e::ESRCH => "ESRCH",
             e::EINTR => "EINTR",
+            e::EIO => "EIO",
             e::E2BIG => "E2BIG",
             e::ENOEXEC => "ENOEXEC",
             e::EBADF => "EBADF",

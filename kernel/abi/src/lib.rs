@@ -52,8 +52,9 @@ pub mod nr {
     /// all threads of the process.
     pub const THREAD_CREATE: u64 = 0x1004;
     /// `server_register(kind, endpoint_handle) -> 0`: become the memory server (kind
-    /// [`super::memd::SERVER_KIND`]); the kernel then forwards brk/mmap/munmap/mprotect/mremap to it. Needs
-    /// [`super::cap::VM_OTHER`].
+    /// [`super::memd::SERVER_KIND`]; the kernel then forwards brk/mmap/munmap/mprotect/mremap to it; needs
+    /// [`super::cap::VM_OTHER`]) or the memory-group service (kind [`super::limitd::SERVER_KIND`]; the
+    /// kernel then forwards `group_ctl` to it; needs [`super::cap::GROUP`]).
     pub const SERVER_REGISTER: u64 = 0x1005;
     /// `proc_text(which, buf, len, offset) -> bytes`: a kernel-owned /proc text ([`super::proc_text`]),
     /// from byte `offset` on (0 at the end).
@@ -145,6 +146,7 @@ pub mod errno {
     pub const ENOENT: i64 = 2;
     pub const ESRCH: i64 = 3;
     pub const EINTR: i64 = 4;
+    pub const EIO: i64 = 5;
     pub const E2BIG: i64 = 7;
     pub const ENOEXEC: i64 = 8;
     pub const EBADF: i64 = 9;
@@ -448,7 +450,22 @@ pub mod group_op {
     /// .oom.group, .pressure, cgroup.procs) into the buffer from `offset` on.
     pub const READ: u64 = 4;
     /// Lists every group as [`super::GroupNode`]s into the buffer (as many as fit; returns the total).
+    /// Answered by the kernel itself, for anyone (oomd needs it when memory is gone).
     pub const TREE: u64 = 5;
+    /// Lists the directory `/sys/fs/cgroup/PATH` (limitd): one name per line, child groups with a
+    /// trailing `/`, then the group's files.
+    pub const LIST: u64 = 6;
+}
+
+/// The memory-group service protocol. Once limitd registered (`server_register(SERVER_KIND, …)`, needs
+/// [`cap::GROUP`]), the kernel forwards every `group_ctl` call but TREE from other tasks to it as an IPC
+/// call on the caller's behalf: w0 = op, w1 = the caller's capabilities, w2 = offset, w3 = the caller's
+/// buffer length; the bulk part carries the [`GroupRequest`]. The reply status is the call's result and
+/// a READ or LIST text comes back in the bulk part. limitd itself programs the kernel's groups with
+/// `group_ctl` (its calls are not forwarded).
+pub mod limitd {
+    /// `server_register` kind of the memory-group service.
+    pub const SERVER_KIND: u64 = 2;
 }
 
 /// One memory group as `group_op::TREE` lists it (what oomd needs to decide inside a group).
@@ -530,6 +547,33 @@ pub struct GroupRequest {
 impl Default for GroupRequest {
     fn default() -> Self {
         GroupRequest { op: 0, pid: 0, path: [0; 64], file: [0; 32], value: [0; 32] }
+    }
+}
+
+impl GroupRequest {
+    /// Its size in bytes (as the IPC bulk part of a forwarded `group_ctl`).
+    pub const BYTES: usize = 16 + 64 + 32 + 32;
+
+    /// The request as bytes (x86-64 field order and byte order).
+    pub fn to_bytes(&self) -> [u8; Self::BYTES] {
+        let mut out = [0u8; Self::BYTES];
+        out[..8].copy_from_slice(&self.op.to_le_bytes());
+        out[8..16].copy_from_slice(&self.pid.to_le_bytes());
+        out[16..80].copy_from_slice(&self.path);
+        out[80..112].copy_from_slice(&self.file);
+        out[112..].copy_from_slice(&self.value);
+        out
+    }
+
+    /// The request `to_bytes` made; `None` when `bytes` is too short.
+    pub fn from_bytes(bytes: &[u8]) -> Option<GroupRequest> {
+        let bytes: &[u8; Self::BYTES] = bytes.get(..Self::BYTES)?.try_into().ok()?;
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
+        let mut request = GroupRequest { op: word(0), pid: word(8), ..Default::default() };
+        request.path.copy_from_slice(&bytes[16..80]);
+        request.file.copy_from_slice(&bytes[80..112]);
+        request.value.copy_from_slice(&bytes[112..]);
+        Some(request)
     }
 }
 

@@ -23,9 +23,67 @@ fn errno(e: memcg::Error) -> i64 {
     -i64::from(e.errno())
 }
 
+/// server_register(limitd::SERVER_KIND, endpoint).
+pub fn register_limitd(handle: u64) -> Result {
+    let mut k = KERNEL.lock();
+    if k.cur().caps & cap::GROUP == 0 {
+        return Err(-EPERM);
+    }
+    let object = match k.cur().handle(handle) {
+        Some(h) if h.kind == crate::ipc::Kind::Endpoint => h.object,
+        _ => return Err(-abi::errno::EBADF),
+    };
+    if let Some((_, server)) = k.limitd
+        && k.task(server).is_some_and(|t| t.is_alive())
+    {
+        return Err(-abi::errno::EBUSY);
+    }
+    let tgid = k.cur().tgid;
+    k.objects.get_ref(object);
+    if let Some((old, _)) = k.limitd.replace((object, tgid)) {
+        for waiter in k.objects.put_ref(old) {
+            crate::sched::wake(&mut k, waiter, -abi::errno::EPIPE);
+        }
+    }
+    crate::pr_info!("limitd: memory-group service registered (pid {tgid}); /sys/fs/cgroup goes to it");
+    Ok(0)
+}
+
+/// Asks limitd on the caller's behalf (see `abi::limitd`); `None` when the kernel answers itself (no
+/// limitd, or the caller is limitd).
+fn forward(req: &GroupRequest, buf: u64, len: u64, offset: u64) -> Option<Result> {
+    let k = KERNEL.lock();
+    let (endpoint, server) = k.limitd?;
+    if k.cur().tgid == server {
+        return None;
+    }
+    let caps = u64::from(k.cur().caps);
+    let msg = crate::ipc::Message {
+        words: [req.op, caps, offset, len],
+        bulk: Some(alloc::vec::Vec::from(req.to_bytes())),
+        ..Default::default()
+    };
+    let reply = match crate::ipc::endpoint::send(k, endpoint, msg, true) {
+        Ok(Some(reply)) => reply,
+        // limitd ended while the call waited.
+        Ok(None) | Err(_) => return Some(Err(-abi::errno::EIO)),
+    };
+    if reply.status < 0 {
+        return Some(Err(reply.status));
+    }
+    let Some(data) = reply.bulk.as_deref() else { return Some(Ok(reply.status as u64)) };
+    let n = (data.len() as u64).min(len);
+    Some(UserSlice::new(buf, n).and_then(|out| out.write(&data[..n as usize])).map(|()| n))
+}
+
 pub fn group_ctl(a: Args) -> Result {
     let [request, buf, len, offset, ..] = a.0;
     let req = UserPtr::<GroupRequest>::new(request)?.read()?;
+    if req.op != group_op::TREE
+        && let Some(result) = forward(&req, buf, len, offset)
+    {
+        return result;
+    }
     let path = text(&req.path)?;
     let file = text(&req.file)?;
     let value = text(&req.value)?;

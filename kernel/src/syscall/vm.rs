@@ -83,9 +83,12 @@ pub fn memd_text(a: Args) -> Result {
     Ok(n)
 }
 
-/// server_register(kind, endpoint): the caller's process becomes the memory server.
+/// server_register(kind, endpoint): the caller's process becomes the memory server (or the group service).
 pub fn server_register(a: Args) -> Result {
     let [kind, handle, ..] = a.0;
+    if kind == abi::limitd::SERVER_KIND {
+        return super::group::register_limitd(handle);
+    }
     if kind != abi::memd::SERVER_KIND {
         return Err(-EINVAL);
     }

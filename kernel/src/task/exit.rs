@@ -87,6 +87,17 @@ fn do_exit(k: &mut Kernel, pid: Pid, status: i32) {
             sched::wake(k, waiter, -EPIPE);
         }
     }
+    // The group service's last thread: group_ctl is answered by the kernel again.
+    if let Some((endpoint, server)) = k.limitd
+        && server == tgid
+        && !k.tasks.values().any(|t| t.tgid == tgid && t.is_alive())
+    {
+        k.limitd = None;
+        crate::pr_err!("limitd: the memory-group service (pid {tgid}) ended; the kernel answers group_ctl");
+        for waiter in k.objects.put_ref(endpoint) {
+            sched::wake(k, waiter, -EPIPE);
+        }
+    }
     // The OOM service's last thread: the kernel's OOM killer takes over.
     crate::mm::oom::process_gone(k, tgid);
     if !k.tasks.values().any(|t| t.tgid == tgid && t.is_alive()) {

@@ -186,6 +186,8 @@ pub struct Kernel {
     pub memd: Option<(crate::ipc::ObjectId, Pid)>,
     /// Whether a memory server ever registered (brk/mmap then fail with ENOMEM rather than ENOSYS).
     pub started_memd: bool,
+    /// The memory-group service's endpoint and process, once it registered (`group_ctl` goes to it).
+    pub limitd: Option<(crate::ipc::ObjectId, Pid)>,
     /// The OOM service, once it registered (DESIGN §6; `mm::oom`).
     pub oomd: Option<crate::mm::oom::Oomd>,
     pub next_serial: u32,
@@ -210,6 +212,7 @@ impl Kernel {
             memd: None,
             started_memd: false,
             oomd: None,
+            limitd: None,
             next_serial: 1,
             randomize_va_space: 2,
         }

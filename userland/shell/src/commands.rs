@@ -27,6 +27,7 @@ commands:
   e820                 the firmware memory map (sanitized)
   memmap               a picture of physical memory by owner
   uptime               time since boot and the number of tasks
+  ls DIR               list /proc, /proc/PID, /sys/fs/cgroup and its groups (child groups end in /)
   run PROGRAM [ARGS]   run a program and wait for it (a bare program name does the same; add & to not wait)
   kill PID [SIGNAL]    end a task (signal 9 by default)
   echo TEXT            print TEXT; `echo VALUE > /sys/fs/cgroup/G/memory.max` writes a group file
@@ -54,6 +55,7 @@ pub fn run(line: &str) -> Flow {
         "e820" => print_source(Source::Kernel(proc_text::E820), "e820"),
         "memmap" => print_source(Source::Kernel(proc_text::MEMMAP), "memmap"),
         "uptime" => uptime(),
+        "ls" => ls(args.first().copied().unwrap_or("/")),
         "kill" => kill(args),
         "echo" => echo(args),
         "mkdir" | "rmdir" => match args.first().and_then(|p| procfs::group_dir(p)) {
@@ -86,6 +88,51 @@ pub fn run(line: &str) -> Flow {
         program => spawn(program, args),
     }
     Flow::Continue
+}
+
+/// `ls DIR`: the directories of this system's file tree — /proc and /sys/fs/cgroup (the memory groups,
+/// listed by limitd).
+fn ls(path: &str) {
+    let trimmed = path.trim_end_matches('/');
+    let dir = if trimmed.is_empty() { "/" } else { trimmed };
+    if let Some(group) = procfs::group_dir(dir) {
+        let mut listing = [0u8; 4096];
+        match group_ctl_buf(abi::group_op::LIST, group, 0, "", "", &mut listing) {
+            Ok(n) => {
+                let text = core::str::from_utf8(&listing[..n as usize]).unwrap_or("");
+                println!("{}", text.trim_end());
+            }
+            Err(e) => println!("ls: {path}: {e}"),
+        }
+        return;
+    }
+    let entries: Vec<String> = match dir {
+        "/" => ["proc/", "sys/"].map(String::from).to_vec(),
+        "/sys" => alloc::vec![String::from("fs/")],
+        "/sys/fs" => alloc::vec![String::from("cgroup/")],
+        "/proc/pressure" => alloc::vec![String::from("memory")],
+        "/proc" => {
+            let mut names: Vec<String> = abi::proc_text::FILES
+                .iter()
+                .filter(|(name, _)| !name.contains('/'))
+                .map(|(name, _)| String::from(*name))
+                .collect();
+            names.push(String::from("pressure/"));
+            names.push(String::from("self/"));
+            names.extend(tasks().iter().filter(|t| t.pid == t.tgid).map(|t| alloc::format!("{}/", t.pid)));
+            names
+        }
+        _ if dir.strip_prefix("/proc/").is_some_and(|p| p == "self" || p.parse::<u64>().is_ok()) => {
+            ["maps", "oom_score", "oom_score_adj", "smaps", "status"].map(String::from).to_vec()
+        }
+        _ => {
+            println!("ls: {path}: no such directory");
+            return;
+        }
+    };
+    for entry in entries {
+        println!("{entry}");
+    }
 }
 
 /// Prints a whole text, read page by page.
@@ -140,14 +187,44 @@ fn tasks() -> Vec<TaskInfo> {
     infos
 }
 
+/// Every memory group's id and path (the kernel's group tree).
+fn group_paths() -> Vec<(u32, String)> {
+    let mut nodes = alloc::vec![abi::GroupNode::default(); 64];
+    let request = abi::GroupRequest { op: abi::group_op::TREE, ..Default::default() };
+    let bytes = (nodes.len() * size_of::<abi::GroupNode>()) as u64;
+    // SAFETY: the kernel reads the request and writes at most `bytes` bytes of plain data into `nodes`.
+    let count = unsafe {
+        libc_rs::syscall::syscall4(
+            abi::nr::GROUP_CTL,
+            &request as *const abi::GroupRequest as u64,
+            nodes.as_mut_ptr() as u64,
+            bytes,
+            0,
+        )
+    };
+    if (count as i64) < 0 {
+        return Vec::new();
+    }
+    nodes.truncate((count as usize).min(64));
+    nodes
+        .iter()
+        .map(|n| {
+            let end = n.path.iter().position(|&b| b == 0).unwrap_or(n.path.len());
+            (n.id, String::from(core::str::from_utf8(&n.path[..end]).unwrap_or("?")))
+        })
+        .collect()
+}
+
 fn name_of(info: &TaskInfo) -> &str {
     let end = info.name.iter().position(|&b| b == 0).unwrap_or(info.name.len());
     core::str::from_utf8(&info.name[..end]).unwrap_or("?")
 }
 
 fn ps() {
+    let groups = group_paths();
     println!("  PID  PPID S PRI   RSS(kB) PT(kB) GROUP OOM_ADJ COMMAND");
     for t in tasks() {
+        let group = groups.iter().find(|(id, _)| u64::from(*id) == t.group).map_or("?", |(_, p)| p.as_str());
         println!(
             "{:5} {:5} {} {:3} {:9} {:6} {:5} {:7} {}",
             t.pid,
@@ -156,7 +233,7 @@ fn ps() {
             t.priority,
             t.rss_pages * 4,
             t.pgtable_pages * 4,
-            t.group,
+            group,
             t.oom_score_adj,
             name_of(&t)
         );
@@ -237,6 +314,18 @@ fn kill(args: &[&str]) {
 
 /// `group_ctl` with string arguments; returns the call's result.
 fn group_ctl(op: u64, path: &str, pid: u64, file: &str, value: &str) -> Result<u64, libc_rs::Errno> {
+    group_ctl_buf(op, path, pid, file, value, &mut [])
+}
+
+/// `group_ctl` that also receives a text (LIST, READ) into `buf`.
+fn group_ctl_buf(
+    op: u64,
+    path: &str,
+    pid: u64,
+    file: &str,
+    value: &str,
+    buf: &mut [u8],
+) -> Result<u64, libc_rs::Errno> {
     let mut request = abi::GroupRequest { op, pid, ..Default::default() };
     for (dst, src) in
         [(&mut request.path[..], path), (&mut request.file[..], file), (&mut request.value[..], value)]
@@ -244,9 +333,15 @@ fn group_ctl(op: u64, path: &str, pid: u64, file: &str, value: &str) -> Result<u
         let n = src.len().min(dst.len() - 1);
         dst[..n].copy_from_slice(&src.as_bytes()[..n]);
     }
-    // SAFETY: the kernel reads the request (a live local) and writes nothing back (no buffer).
+    // SAFETY: the kernel reads the request (a live local) and writes at most `buf.len()` bytes into `buf`.
     let raw = unsafe {
-        libc_rs::syscall::syscall4(abi::nr::GROUP_CTL, &request as *const abi::GroupRequest as u64, 0, 0, 0)
+        libc_rs::syscall::syscall4(
+            abi::nr::GROUP_CTL,
+            &request as *const abi::GroupRequest as u64,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+            0,
+        )
     };
     libc_rs::Errno::result(raw)
 }

@@ -1,5 +1,5 @@
-//! `init [PROGRAM ARGS…]`: the first task (pid 1). Starts the memory server memd and the OOM service
-//! oomd, waiting until each has registered, then runs PROGRAM (the kernel's `init=PROGRAM`) with its arguments, reaps every child that
+//! `init [PROGRAM ARGS…]`: the first task (pid 1). Starts the memory server memd, the OOM service oomd
+//! and the memory-group service limitd, waiting until each has registered, then runs PROGRAM (the kernel's `init=PROGRAM`) with its arguments, reaps every child that
 //! ends meanwhile (orphans are adopted by pid 1), reports how PROGRAM ended as
 //! `init: PROGRAM (pid N) exited with code C` / `… killed by signal S` and the kernel's free-page count
 //! before and after it (`init: free pages before PROGRAM X, after Y`: equal when nothing leaked), and
@@ -20,12 +20,15 @@ userland::entry!(main);
 const MEMD_PRIORITY: u32 = 40;
 /// oomd runs just below memd: when memory runs out it must get the processor before any hog.
 const OOMD_PRIORITY: u32 = 39;
+/// limitd answers the shell's and programs' group files; above ordinary tasks, below the memory servers.
+const LIMITD_PRIORITY: u32 = 38;
 /// Bit a server signals on the notification once it is registered.
 const READY: u64 = 1;
 
 fn main(args: &Args) -> i32 {
     start_server("memd", "serving memory requests", MEMD_PRIORITY, cap::VM | cap::VM_OTHER);
     start_server("oomd", "handling out-of-memory events", OOMD_PRIORITY, cap::KILL);
+    start_server("limitd", "serving the memory groups in /sys/fs/cgroup", LIMITD_PRIORITY, cap::GROUP);
     let Some(program) = args.get(1) else {
         run_shell();
     };
