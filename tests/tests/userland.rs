@@ -272,9 +272,14 @@ fn without_oomd_or_with_a_silent_one_the_kernel_kills() {
     assert!(out.log.has_output("oomd_fallback: without oomd: the hog killed by signal 9"));
     assert!(out.log.has("oom: oomd did not answer in time; the kernel's OOM killer acts"));
     assert!(out.log.has_output("oomd_fallback: with a silent oomd: the hog killed by signal 9"));
-    // Both kills are the kernel's own (its report, not oomd's).
+    assert!(out.log.find_output("oomd: dry run: would kill pid ").is_some_and(|l| l.ends_with("(oom_hog)")));
+    assert!(out.log.has("oom: oomd killed nothing; the kernel's OOM killer acts"));
+    assert!(out.log.has_output("oomd_fallback: with oomd --dry-run: the hog killed by signal 9"));
+    assert!(out.log.has_output("oomd_fallback: with oomd --grace-ms=50: the hog killed by signal 15"));
+    // The first three kills are the kernel's own (its report), the fourth oomd's.
     let kernel_kills = out.log.messages().filter(|m| m.starts_with("Out of memory: Killed process ")).count();
-    assert_eq!(kernel_kills, 2, "{}", out.log.text());
+    assert_eq!(kernel_kills, 3, "{}", out.log.text());
+    assert_eq!(out.log.outputs().filter(|l| l.contains("oomd: Out of memory: Killed process ")).count(), 1);
     assert!(out.log.has_output("oomd_fallback: oomd restarted"));
     // Every page is back but the few the kernel's slab caches kept (more task structures were made).
     assert_no_leak_but_slab(&out, "oomd_fallback");

@@ -121,7 +121,7 @@ fn wait_for_oomd(group: Option<u32>) -> Result<(), Option<&'static str>> {
             Err(Some("oomd did not answer in time"))
         }
         r if r == -abi::errno::EPIPE => Err(Some("oomd ended")),
-        _ => Err(Some("oomd found nothing to kill")),
+        _ => Err(Some("oomd killed nothing")),
     }
 }
 

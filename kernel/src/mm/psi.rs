@@ -76,6 +76,22 @@ pub fn change(group: u32, old: u8, new: u8) {
     let now = tsc::uptime_ns();
     let mut guard = PSI.lock();
     let Some(psi) = guard.as_mut() else { return };
+    if group == GroupId::ROOT.as_u32() {
+        // Most tasks live in the root group: no walk, no group lock.
+        if let Some(state) = psi.groups.get_mut(&group) {
+            let _ = state.task_change(0, now, clear, set);
+        }
+    } else {
+        walk_up(psi, group, now, clear, set);
+    }
+    if set & memcg::psi::TSK_MEMSTALL != 0 && !psi.subscribers.is_empty() {
+        // A stall starts: look at the triggers on the next tick.
+        psi.next_poll_ns = now;
+    }
+}
+
+/// Applies a change to `group` and each of its ancestors.
+fn walk_up(psi: &mut Psi, group: u32, now: u64, clear: u8, set: u8) {
     let _ = super::memcontrol::with_ref(|groups| {
         let mut level = Some(GroupId::from_u32(group));
         while let Some(id) = level {
@@ -87,10 +103,6 @@ pub fn change(group: u32, old: u8, new: u8) {
             level = groups.get(id).ok().and_then(|g| g.parent());
         }
     });
-    if set & memcg::psi::TSK_MEMSTALL != 0 && !psi.subscribers.is_empty() {
-        // A stall starts: look at the triggers on the next tick.
-        psi.next_poll_ns = now;
-    }
 }
 
 /// Writes the pressure file of `group` (the root's is `/proc/pressure/memory`).

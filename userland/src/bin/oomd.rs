@@ -305,16 +305,37 @@ impl State {
                     let _ = memcg::oom::write_oom_group(report, tree.path(group));
                 }
                 let mut oom_group = victim.oom_group.map_or(0, GroupId::as_u32);
+                let first = if self.options.grace_ms > 0 { signal::SIGTERM } else { signal::SIGKILL };
+                let mut signalled = Vec::new();
                 for &index in &victim.kill {
                     let c = &candidates[index];
                     if self.options.dry_run {
                         let _ = writeln!(report, "oomd: dry run: would kill pid {} ({})", c.pid, c.name);
                         continue;
                     }
-                    if kill(u64::from(c.pid), self.options.grace_ms, core::mem::take(&mut oom_group)) {
+                    // Counted in the group's memory.events; the first kill of a group kill counts
+                    // oom_group_kill there.
+                    let group = core::mem::take(&mut oom_group);
+                    if sys::oom_kill(u64::from(c.pid), first, group).is_ok() {
                         let _ = write!(report, "oomd: ");
                         let _ = memcg::oom::write_kill(report, message, c);
+                        signalled.push(c.pid);
                         killed += 1;
+                    }
+                }
+                // The report is out before any grace period runs.
+                print_lines(report);
+                report.clear();
+                if self.options.grace_ms > 0 && !signalled.is_empty() {
+                    let _ = sys::sleep_ms(self.options.grace_ms);
+                    for pid in signalled {
+                        if sys::kill(i64::from(pid), 0).is_ok() {
+                            println!(
+                                "oomd: pid {pid} outlived its {} ms grace; SIGKILL",
+                                self.options.grace_ms
+                            );
+                            let _ = sys::kill(i64::from(pid), signal::SIGKILL);
+                        }
                     }
                 }
             }
@@ -343,23 +364,6 @@ impl State {
             println!("oomd: memory pressure: {line}");
         }
     }
-}
-
-/// Kills process `pid` as the OOM killer (counted in its group's `memory.events`; `oom_group` ≠ 0 counts
-/// a `memory.oom.group` kill there): SIGKILL, or SIGTERM and SIGKILL `grace_ms` later if it is still
-/// there.
-fn kill(pid: u64, grace_ms: u64, oom_group: u32) -> bool {
-    if grace_ms == 0 {
-        return sys::oom_kill(pid, signal::SIGKILL, oom_group).is_ok();
-    }
-    if sys::oom_kill(pid, signal::SIGTERM, oom_group).is_err() {
-        return false;
-    }
-    let _ = sys::sleep_ms(grace_ms);
-    if sys::kill(pid as i64, 0).is_ok() {
-        let _ = sys::kill(pid as i64, signal::SIGKILL);
-    }
-    true
 }
 
 /// Prints a report line by line (one write each, as the kernel log would).

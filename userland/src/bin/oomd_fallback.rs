@@ -1,7 +1,8 @@
 //! `oomd_fallback`: the kernel's OOM killer acts when oomd cannot (issue 8's test). First oomd is killed
 //! on purpose and a hog runs: the kernel notices oomd ended and kills the hog itself. Then a child
 //! registers as the OOM service and never answers: the next hog waits `oomd_timeout_ms`, and the kernel
-//! kills it. Either way the machine goes on; at the end a new oomd is started, and init checks that
+//! kills it. An oomd in a dry run declines, so the kernel kills the third hog; an oomd with a grace
+//! period ends the fourth with SIGTERM. At the end a plain oomd is started again, and init checks that
 //! every page came back.
 #![no_std]
 #![no_main]
@@ -24,12 +25,18 @@ fn pid_of(name: &str) -> Option<u64> {
     })
 }
 
-/// Runs `oom_hog` and says whether it was killed by SIGKILL.
-fn run_hog(step: &str) -> bool {
+/// Runs `oom_hog` and says whether it was killed by `signal`.
+fn run_hog(step: &str, signal: u64) -> bool {
     let hog = sys::spawn("oom_hog", &[], None).unwrap_or_else(|e| fail!("oomd_fallback: spawn: {e}"));
     let (_, status) = sys::wait4(hog as i64, 0).unwrap_or_else(|e| fail!("oomd_fallback: wait4: {e}"));
     println!("oomd_fallback: {step}: the hog {}", WaitStatus(status));
-    !wait::if_exited(status) && wait::term_sig(status) == signal::SIGKILL as u8
+    !wait::if_exited(status) && u64::from(wait::term_sig(status)) == signal
+}
+
+/// Ends OOM service `pid` and waits for it.
+fn stop(pid: u64) {
+    let _ = sys::kill(pid as i64, signal::SIGKILL);
+    let _ = sys::wait4(pid as i64, 0);
 }
 
 /// Spawns `name args` with `caps` and a "ready" notification as its handle 1; waits for bit 0.
@@ -67,17 +74,26 @@ fn main(args: &Args) -> i32 {
         fail!("oomd_fallback: kill oomd: {e}");
     }
     println!("oomd_fallback: killed oomd (pid {oomd})");
-    let first = run_hog("without oomd");
+    let first = run_hog("without oomd", signal::SIGKILL);
     let quiet = spawn_ready("oomd_fallback", &["silent"], PRIORITY_DEFAULT, cap::KILL);
     println!("oomd_fallback: pid {quiet} registered as a silent OOM service");
-    let second = run_hog("with a silent oomd");
-    let _ = sys::kill(quiet as i64, signal::SIGKILL);
-    let _ = sys::wait4(quiet as i64, 0);
-    // A real oomd again, so the system ends as it began (init compares the free pages).
+    let second = run_hog("with a silent oomd", signal::SIGKILL);
+    stop(quiet);
+    // oomd in a dry run: it reports what it would kill and declines; the kernel acts.
+    let dry = spawn_ready("oomd", &["--dry-run"], OOMD_PRIORITY, cap::KILL);
+    let third = run_hog("with oomd --dry-run", signal::SIGKILL);
+    stop(dry);
+    // oomd with a grace period ends the hog with SIGTERM (no handler here, so it ends at once).
+    let graceful = spawn_ready("oomd", &["--grace-ms=50"], OOMD_PRIORITY, cap::KILL);
+    let fourth = run_hog("with oomd --grace-ms=50", signal::SIGTERM);
+    stop(graceful);
+    // A plain oomd again, so the system ends as it began (init compares the free pages).
     let oomd = spawn_ready("oomd", &[], OOMD_PRIORITY, cap::KILL);
     println!("oomd_fallback: oomd restarted (pid {oomd})");
-    if !(first && second) {
-        fail!("oomd_fallback: expected both hogs killed by the kernel");
+    if !(first && second && third && fourth) {
+        fail!(
+            "oomd_fallback: expected the kernel to kill the first three hogs and oomd the fourth (SIGTERM)"
+        );
     }
     println!("oomd_fallback: ok");
     0
