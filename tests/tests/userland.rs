@@ -291,6 +291,9 @@ fn memory_high_throttles_and_shows_in_the_pressure_files() {
     out.expect_status(EXIT_PASS);
     assert!(out.log.has_output("pressure: the child exited with code 0"), "throttled, never killed");
     assert!(out.log.has_output("pressure: trigger fired: true"));
+    let stat =
+        out.log.find_output("pressure: /pressure memory.stat while the child runs: ").expect("memory.stat");
+    assert!(stat.contains("(\"slab_unreclaimable\", ") && !stat.contains(", 0)"), "{stat}");
     // The stall (µs) the group's file reports is at least 100 ms and the system's is no smaller.
     let totals: Vec<u64> = out
         .log
@@ -303,7 +306,8 @@ fn memory_high_throttles_and_shows_in_the_pressure_files() {
     let high = out.log.find_output("pressure: /pressure memory.events high ").expect("the high count");
     assert!(high.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n > 0), "{high}");
     assert!(!out.log.has("Killed process"));
-    assert_no_leak(&out, "pressure");
+    // The group's and its pressure state's objects may leave a new slab page behind.
+    assert_no_leak_but_slab(&out, "pressure");
 }
 
 #[test]

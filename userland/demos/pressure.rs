@@ -72,6 +72,19 @@ fn main(args: &Args) -> i32 {
     if let Err(e) = ctl(group_op::ATTACH, child, "", "", &mut none) {
         fail!("pressure: attach: {e}");
     }
+    // While it runs, what the child's process costs is charged to the group: its pages, page tables and
+    // the kernel objects made for it (its kernel stack stays with the root, where it was made).
+    let _ = sys::sleep_ms(200);
+    let mut stat_buf = [0u8; 512];
+    let stat = group_file("memory.stat", &mut stat_buf);
+    let stat_of = |key: &str| {
+        stat.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let kinds = ["anon", "pagetables", "slab_unreclaimable"].map(|k| (k, stat_of(k)));
+    println!("pressure: {GROUP} memory.stat while the child runs: {kinds:?}");
+    let all_charged = kinds.iter().all(|&(_, bytes)| bytes > 0);
     let (_, status) = sys::wait4(child as i64, 0).unwrap_or_else(|e| fail!("pressure: wait4: {e}"));
     println!("pressure: the child {}", WaitStatus(status));
     let fired = ipc::notify_poll(notify).unwrap_or(0) & 1 != 0;
@@ -92,7 +105,13 @@ fn main(args: &Args) -> i32 {
     println!("pressure: {GROUP} memory.events high {high}");
     let _ = ctl(group_op::REMOVE, 0, "", "", &mut none);
     let exited = wait::if_exited(status) && wait::exit_status(status) == 0;
-    if !exited || high == 0 || group_total < 100_000 || some_total(system) < group_total || !fired {
+    if !exited
+        || high == 0
+        || group_total < 100_000
+        || some_total(system) < group_total
+        || !fired
+        || !all_charged
+    {
         fail!(
             "pressure: expected the child throttled (not killed), high events, a stall of 100 ms or more, and the trigger"
         );

@@ -149,6 +149,12 @@ pub struct AddressSpace {
     pub minor_faults: u64,
     /// Highest `rss_anon + rss_image` seen (VmHWM).
     pub rss_peak: u64,
+    /// Kernel objects of the process charged to its group (`memcontrol::charge_objects`): this
+    /// structure, its range records and its tasks' structures — as Linux accounts `mm_struct`,
+    /// `vm_area_struct` and `task_struct` — and the group they were charged to.
+    objects_charged: (u32, u64),
+    /// Bytes of task structures (the process's threads) in `objects_charged`.
+    task_bytes: u64,
 }
 
 /// PTE flags for `abi::prot` bits on a user page (never W+X: the range checks forbid it).
@@ -184,7 +190,39 @@ impl AddressSpace {
             rss_image: 0,
             minor_faults: 0,
             rss_peak: 0,
+            objects_charged: (group, 0),
+            task_bytes: 0,
         })
+        .map(|mut space| {
+            space.account_objects();
+            space
+        })
+    }
+
+    /// Charges the group for this space's kernel objects as they now are (and gives back what an
+    /// earlier charge counted): called after every change to the ranges, the group or the threads.
+    fn account_objects(&mut self) {
+        let bytes = if self.pgtable.is_some() {
+            (size_of::<AddressSpace>()
+                + self.ranges.len() * (size_of::<u64>() + size_of::<Range>())
+                + self.task_bytes as usize) as u64
+        } else {
+            0
+        };
+        if self.objects_charged == (self.group, bytes) {
+            return;
+        }
+        let (old_group, old_bytes) = self.objects_charged;
+        memcontrol::uncharge_objects(old_group, old_bytes);
+        memcontrol::charge_objects(self.group, bytes);
+        self.objects_charged = (self.group, bytes);
+    }
+
+    /// A task of the process was made (`true`) or ended: its structure is charged to the group.
+    pub fn account_task(&mut self, made: bool) {
+        let bytes = size_of::<crate::task::Task>() as u64;
+        self.task_bytes = if made { self.task_bytes + bytes } else { self.task_bytes.saturating_sub(bytes) };
+        self.account_objects();
     }
 
     /// The value for CR3.
@@ -209,10 +247,11 @@ impl AddressSpace {
         (table, UserPtMem { nr_tables: &mut self.nr_tables, group: self.group })
     }
 
-    /// The group new pages are charged to; moving a process changes it (earlier charges stay where they
-    /// were made, as in cgroup v2).
+    /// The group new pages are charged to; moving a process changes it (pages charged earlier stay
+    /// where they were made, as in cgroup v2; the process's kernel objects follow it).
     pub fn set_group(&mut self, group: u32) {
         self.group = group;
+        self.account_objects();
     }
 
     /// Pages the ranges span (VmSize).
@@ -247,6 +286,12 @@ impl AddressSpace {
 
     /// Adds a range (nothing is mapped until it is touched). Refuses W+X and overlaps.
     pub fn add_range(&mut self, range: Range) -> Result<(), VmError> {
+        let result = self.add_range_uncounted(range);
+        self.account_objects();
+        result
+    }
+
+    fn add_range_uncounted(&mut self, range: Range) -> Result<(), VmError> {
         Self::check_user_range(range.start, range.end.wrapping_sub(range.start))?;
         if range.prot & (prot::WRITE | prot::EXEC) == prot::WRITE | prot::EXEC {
             return Err(VmError::Invalid);
@@ -425,6 +470,12 @@ impl AddressSpace {
 
     /// Moves `[old, old + len)` — its ranges and its pages — to `new`, which must be free (mremap).
     pub fn move_range(&mut self, old: u64, len: u64, new: u64) -> Result<TlbFlush, VmError> {
+        let result = self.move_range_uncounted(old, len, new);
+        self.account_objects();
+        result
+    }
+
+    fn move_range_uncounted(&mut self, old: u64, len: u64, new: u64) -> Result<TlbFlush, VmError> {
         let old_end = Self::check_user_range(old, len)?;
         let new_end = Self::check_user_range(new, len)?;
         if old < new_end && new < old_end {
@@ -497,6 +548,12 @@ impl AddressSpace {
 
     /// Removes `[start, end)` from the ranges (splitting those that stick out) and unmaps it.
     pub fn remove_range(&mut self, start: u64, len: u64) -> Result<TlbFlush, VmError> {
+        let result = self.remove_range_uncounted(start, len);
+        self.account_objects();
+        result
+    }
+
+    fn remove_range_uncounted(&mut self, start: u64, len: u64) -> Result<TlbFlush, VmError> {
         let end = Self::check_user_range(start, len)?;
         self.split_at(start);
         self.split_at(end);
@@ -509,6 +566,12 @@ impl AddressSpace {
 
     /// Changes the protection of `[start, end)`; every page of it must be in some range.
     pub fn protect_range(&mut self, start: u64, len: u64, prot_bits: u64) -> Result<TlbFlush, VmError> {
+        let result = self.protect_range_uncounted(start, len, prot_bits);
+        self.account_objects();
+        result
+    }
+
+    fn protect_range_uncounted(&mut self, start: u64, len: u64, prot_bits: u64) -> Result<TlbFlush, VmError> {
         let end = Self::check_user_range(start, len)?;
         if prot_bits & !(prot::READ | prot::WRITE | prot::EXEC) != 0
             || prot_bits & (prot::WRITE | prot::EXEC) == prot::WRITE | prot::EXEC
@@ -572,6 +635,7 @@ impl AddressSpace {
         let _ = self.zap(layout::USER_MIN, layout::USER_END);
         self.ranges.clear();
         let table = self.pgtable.take().expect("checked above");
+        self.account_objects();
         let mut mem = UserPtMem { nr_tables: &mut self.nr_tables, group: self.group };
         // The kernel half is shared: clear those entries so `destroy` frees only the user half's tables.
         for index in 256..512 {

@@ -74,6 +74,31 @@ pub fn uncharge(group: u32, pages: u64, kind: StatKind) {
     }
 }
 
+/// Charges `bytes` of kernel objects made for `group`'s tasks (`memcg`'s object accounting: whole pages
+/// as `slab_unreclaimable`, forced past `memory.max` like Linux's accounted allocations).
+pub fn charge_objects(group: u32, bytes: u64) {
+    if bytes == 0 {
+        return;
+    }
+    if let Some(groups) = GROUPS.lock().as_mut()
+        && groups.charge_objects(GroupId::from_u32(group), bytes).is_err()
+    {
+        let _ = groups.charge_objects(GroupId::ROOT, bytes);
+    }
+}
+
+/// Gives back object bytes charged with [`charge_objects`].
+pub fn uncharge_objects(group: u32, bytes: u64) {
+    if bytes == 0 {
+        return;
+    }
+    if let Some(groups) = GROUPS.lock().as_mut()
+        && groups.uncharge_objects(GroupId::from_u32(group), bytes).is_err()
+    {
+        let _ = groups.uncharge_objects(GroupId::ROOT, bytes);
+    }
+}
+
 /// Records the group a frame was charged to.
 pub fn set_page_group(pfn: u64, group: u32) {
     Vmemmap.page_mut(pfn).private = u64::from(group);

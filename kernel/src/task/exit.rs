@@ -64,6 +64,12 @@ fn do_exit(k: &mut Kernel, pid: Pid, status: i32) {
             memcg::group::StatKind::KernelStack,
         );
     }
+    // A thread's structure leaves its process's object charge (the process's own goes with its space).
+    if task.pid != task.tgid
+        && let Some(space) = &task.aspace
+    {
+        space.lock().account_task(false);
+    }
     let handles: Vec<_> = task.handles.drain(..).flatten().collect();
     task.inbox = None;
     task.outbox = None;

@@ -242,6 +242,7 @@ pub fn spawn(req: SpawnRequest<'_>) -> Result<Pid, i64> {
         uncharge_stack();
         return Err(-ENOMEM);
     };
+    aspace.account_task(true);
     if let Err(e) = load_segments(&mut aspace, &plan, &module) {
         pr_err!("exec: {}: cannot map its segments ({e:?})", req.name);
         uncharge_stack();
@@ -311,6 +312,7 @@ pub fn thread_create(entry: u64, stack_top: u64, arg: u64, tls: u64) -> Result<P
         vmalloc::free_kernel_stack(stack);
         return Err(-abi::errno::EINVAL);
     };
+    aspace.lock().account_task(true);
     let pid = k.alloc_pid();
     let mut task = new_task(pid, parent_pid, comm, priority, caps);
     task.tgid = tgid;

@@ -125,6 +125,37 @@ impl Groups {
         Ok(())
     }
 
+    /// Charges `bytes` of kernel objects made for `id`'s tasks (Linux's `obj_cgroup_charge`): objects
+    /// are counted by the byte and the pages they add up to — `ceil(bytes / page)` for the group's own
+    /// objects — are charged as `slab_unreclaimable` whenever that count grows. Like Linux's accounted
+    /// kernel allocations that must not fail, the charge is forced past `memory.max` (the next user page
+    /// then meets the limit).
+    pub fn charge_objects(&mut self, id: GroupId, bytes: u64) -> Result<Charge, Error> {
+        let old = self.get(id)?.object_bytes;
+        let new = old.checked_add(bytes).ok_or(Error::OutOfRange)?;
+        let pages = pages_of(new) - pages_of(old);
+        let charge = if pages > 0 {
+            self.force_charge(id, pages, StatKind::SlabUnreclaimable)?
+        } else {
+            Charge::Charged { over_high: None }
+        };
+        self.get_mut(id)?.object_bytes = new;
+        Ok(charge)
+    }
+
+    /// Gives back `bytes` of objects charged to `id` with [`charge_objects`](Groups::charge_objects);
+    /// [`Error::Underflow`] and no change if `id` holds fewer.
+    pub fn uncharge_objects(&mut self, id: GroupId, bytes: u64) -> Result<(), Error> {
+        let old = self.get(id)?.object_bytes;
+        let new = old.checked_sub(bytes).ok_or(Error::Underflow)?;
+        let pages = pages_of(old) - pages_of(new);
+        if pages > 0 {
+            self.uncharge(id, pages, StatKind::SlabUnreclaimable)?;
+        }
+        self.get_mut(id)?.object_bytes = new;
+        Ok(())
+    }
+
     /// Pages `id` can still be charged before some level reaches its `max`.
     pub fn margin(&self, id: GroupId) -> Result<u64, Error> {
         let mut margin = u64::MAX;
@@ -284,4 +315,9 @@ fn overage(usage: u64, high: u64) -> u128 {
     }
     let high = high.max(1);
     (u128::from(usage - high) << DELAY_PRECISION_SHIFT) / u128::from(high)
+}
+
+/// Whole pages `bytes` of objects occupy.
+fn pages_of(bytes: u64) -> u64 {
+    bytes.div_ceil(crate::PAGE_SIZE)
 }

@@ -114,6 +114,8 @@ pub struct Group {
     stat: [u64; StatKind::COUNT],
     vm_events: [u64; VmEvent::COUNT],
     nr_tasks: u32,
+    /// Bytes of kernel objects charged to this group itself (`charge_objects`).
+    object_bytes: u64,
 }
 
 impl Group {
@@ -136,6 +138,7 @@ impl Group {
             stat: [0; StatKind::COUNT],
             vm_events: [0; VmEvent::COUNT],
             nr_tasks: 0,
+            object_bytes: 0,
         }
     }
 
@@ -204,6 +207,11 @@ impl Group {
         self.vm_events[event.index()]
     }
     /// Tasks attached to this group itself.
+    /// Bytes of kernel objects charged to this group itself.
+    pub fn object_bytes(&self) -> u64 {
+        self.object_bytes
+    }
+
     pub fn nr_tasks(&self) -> u32 {
         self.nr_tasks
     }

@@ -550,3 +550,27 @@ fn a_parent_cannot_uncharge_its_childrens_pages() {
     assert_eq!(groups.uncharge(a, 2, StatKind::Anon), Ok(()));
     assert_eq!(groups.get(a).unwrap().current(), 5);
 }
+
+#[test]
+fn objects_are_charged_by_the_byte_in_whole_pages() {
+    let (mut groups, a, b, _) = tree();
+    groups.set_max(b, 1).unwrap();
+    // 100 bytes take a page; 4000 more still fit in it; one more byte takes a second page.
+    assert_eq!(groups.charge_objects(b, 100), Ok(Charge::Charged { over_high: None }));
+    assert_eq!(groups.get(b).unwrap().current(), 1);
+    let _ = groups.charge_objects(b, 3996).unwrap();
+    assert_eq!((groups.get(b).unwrap().current(), groups.get(b).unwrap().object_bytes()), (1, 4096));
+    // Kernel objects must not fail: the charge passes max, which counts a `max` event.
+    let _ = groups.charge_objects(b, 1).unwrap();
+    let group = groups.get(b).unwrap();
+    assert_eq!((group.current(), group.stat(StatKind::SlabUnreclaimable)), (2, 2));
+    assert_eq!(group.event(Event::Max), 1);
+    assert_eq!(groups.get(a).unwrap().current(), 2, "the parent sees its child's objects");
+    // Giving back returns whole pages only when the bytes no longer need them.
+    groups.uncharge_objects(b, 1).unwrap();
+    assert_eq!(groups.get(b).unwrap().current(), 1);
+    assert_eq!(groups.uncharge_objects(b, 4097), Err(Error::Underflow));
+    groups.uncharge_objects(b, 4096).unwrap();
+    assert_eq!((groups.get(b).unwrap().current(), groups.get(a).unwrap().current()), (0, 0));
+    assert_eq!(groups.remove(b), Ok(()), "nothing charged any more");
+}
