@@ -257,8 +257,10 @@ fn an_oom_storm_kills_only_the_hogs() {
     assert_eq!(count("oomd: Memory cgroup out of memory: Killed process "), 2, "{}", out.log.text());
     assert_eq!(count("oomd: Out of memory: Killed process "), 2, "{}", out.log.text());
     assert!(out.log.has_output(
-        "oom_storm: 4 of 4 hogs killed, bystander alive: true, memd and oomd alive: true, /storm oom_kill 2"
+        "oom_storm: 4 of 4 hogs killed, bystander alive: true, memd and oomd alive: true, /storm oom_kill 2 \
+         oom_group_kill 1"
     ));
+    assert!(out.log.has_output("oomd: Tasks in /storm are going to be killed due to memory.oom.group set"));
     assert!(!out.log.has("memd: the memory server"), "memd survived");
     assert!(!out.log.has("oom: oomd (pid 3) ended"), "oomd survived");
     assert_no_leak(&out, "oom_storm");

@@ -1,7 +1,8 @@
-//! `oom_storm`: an OOM storm (issue 8's test). Two hogs in a memory group capped at 24 MiB and two hogs
-//! outside it allocate at once, beside a small task that keeps running. oomd (or the kernel's killer)
-//! must kill exactly the four hogs: the bystander, memd and oomd live on, the group's `memory.events`
-//! counts its two `oom_kill`s, and init then checks that every page came back.
+//! `oom_storm`: an OOM storm (issue 8's test). Two hogs in a memory group capped at 24 MiB with
+//! `memory.oom.group` set and two hogs outside it allocate at once, beside a small task that keeps
+//! running. oomd must kill exactly the four hogs — the two in the group together, as one group kill —
+//! while the bystander, memd and oomd live on; the group's `memory.events` counts two `oom_kill`s and
+//! one `oom_group_kill`, and init then checks that every page came back.
 #![no_std]
 #![no_main]
 
@@ -73,6 +74,9 @@ fn main(args: &Args) -> i32 {
     if let Err(e) = ctl(group_op::WRITE, 0, "memory.max", "24M", &mut none) {
         fail!("oom_storm: memory.max: {e}");
     }
+    if let Err(e) = ctl(group_op::WRITE, 0, "memory.oom.group", "1", &mut none) {
+        fail!("oom_storm: memory.oom.group: {e}");
+    }
     let bystander =
         sys::spawn("oom_storm", &["steady"], None).unwrap_or_else(|e| fail!("oom_storm: spawn: {e}"));
     let mut hogs = [0u64; 4];
@@ -103,14 +107,16 @@ fn main(args: &Args) -> i32 {
     let mut events_buf = [0u8; 512];
     let n = ctl(group_op::READ, 0, "memory.events", "", &mut events_buf).unwrap_or(0) as usize;
     let events = core::str::from_utf8(&events_buf[..n]).unwrap_or("");
-    let oom_kills =
-        events.lines().find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse::<u64>().ok()).unwrap_or(0);
+    let count = |name: &str| {
+        events.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok()).unwrap_or(0)
+    };
+    let (oom_kills, group_kills) = (count("oom_kill "), count("oom_group_kill "));
     let _ = ctl(group_op::REMOVE, 0, "", "", &mut none);
     println!(
         "oom_storm: {killed} of 4 hogs killed, bystander alive: {bystander_alive}, memd and oomd alive: \
-         {services}, {GROUP} oom_kill {oom_kills}"
+         {services}, {GROUP} oom_kill {oom_kills} oom_group_kill {group_kills}"
     );
-    if killed != 4 || !bystander_alive || !services || oom_kills != 2 {
+    if killed != 4 || !bystander_alive || !services || oom_kills != 2 || group_kills != 1 {
         fail!("oom_storm: expected exactly the four hogs killed, two of them in {GROUP}");
     }
     println!("oom_storm: ok");
