@@ -238,7 +238,7 @@ fn the_oom_killer_ends_the_hog_and_everything_else_lives() {
     let out = run(&demo("init=oom_hog"));
     // The hog is the program init runs, so init reports it killed and exits with 128 + 9.
     out.expect_status(EXIT_FAIL);
-    assert!(out.log.has("page allocation failure: order:0"));
+    assert!(out.log.has("oom_hog: page allocation failure: order:0"), "the report names the task");
     let kill = out.log.find_output("oomd: Out of memory: Killed process ").expect("oomd's OOM report");
     assert!(kill.contains("(oom_hog)"), "{kill}");
     assert!(out.log.has_output("oomd:   pid 3 (oomd) exempt"));

@@ -370,7 +370,11 @@ pub fn drain_all_pages() {
 
 /// Linux's `warn_alloc`: the failed request and the free memory per zone and order.
 fn warn_alloc(gfp: Gfp, order: usize) {
-    pr_warn!("swapper: page allocation failure: order:{order}, mode:{:#x}({gfp:?}), nodemask=(null)", gfp.0);
+    pr_warn!(
+        "{}: page allocation failure: order:{order}, mode:{:#x}({gfp:?}), nodemask=(null)",
+        crate::task::current_comm().as_str(),
+        gfp.0
+    );
     for (nid, zone) in mmzone::all_zones().filter(|(_, z)| z.populated()) {
         let free = zone.free.lock();
         let counts = free.buddy.nr_free_per_order();

@@ -19,6 +19,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
+use core::sync::atomic::Ordering;
 
 use crate::ipc::{Handle, Message, ObjectId, Objects};
 use crate::mm::aspace::AddressSpace;
@@ -30,6 +31,19 @@ pub type Pid = u32;
 /// A task's name (the module it was loaded from), at most 15 bytes as Linux's `comm`.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Comm([u8; 16]);
+
+/// The running task's name, readable without the scheduler lock (the page allocator's failure report
+/// names the task, as Linux prints `current->comm`); all zero before the first task runs.
+static CURRENT_COMM: [core::sync::atomic::AtomicU64; 2] =
+    [core::sync::atomic::AtomicU64::new(0), core::sync::atomic::AtomicU64::new(0)];
+
+/// The running task's name, or `swapper` (Linux's name for the boot and idle context) before any.
+pub fn current_comm() -> Comm {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&CURRENT_COMM[0].load(Ordering::Relaxed).to_le_bytes());
+    bytes[8..].copy_from_slice(&CURRENT_COMM[1].load(Ordering::Relaxed).to_le_bytes());
+    if bytes[0] == 0 { Comm::new("swapper") } else { Comm(bytes) }
+}
 
 impl Comm {
     pub fn new(name: &str) -> Self {
@@ -231,6 +245,10 @@ impl Kernel {
         let task = self.tasks.get_mut(&pid).expect("the new current task is in the table");
         self.current_task = &raw mut **task as usize;
         self.current = pid;
+        let [low, high] = [&task.comm.0[..8], &task.comm.0[8..]]
+            .map(|half| u64::from_le_bytes(half.try_into().unwrap_or([0; 8])));
+        CURRENT_COMM[0].store(low, Ordering::Relaxed);
+        CURRENT_COMM[1].store(high, Ordering::Relaxed);
     }
 
     pub fn cur(&self) -> &Task {
