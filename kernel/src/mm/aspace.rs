@@ -213,8 +213,14 @@ impl AddressSpace {
             return;
         }
         let (old_group, old_bytes) = self.objects_charged;
-        memcontrol::uncharge_objects(old_group, old_bytes);
-        memcontrol::charge_objects(self.group, bytes);
+        if old_group == self.group && bytes >= old_bytes {
+            memcontrol::charge_objects(self.group, bytes - old_bytes);
+        } else if old_group == self.group {
+            memcontrol::uncharge_objects(self.group, old_bytes - bytes);
+        } else {
+            memcontrol::uncharge_objects(old_group, old_bytes);
+            memcontrol::charge_objects(self.group, bytes);
+        }
         self.objects_charged = (self.group, bytes);
     }
 

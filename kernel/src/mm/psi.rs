@@ -73,32 +73,34 @@ pub fn change(group: u32, old: u8, new: u8) {
         return;
     }
     let (clear, set) = (old & !new, new & !old);
-    let now = tsc::uptime_ns();
+    // The clock is read only if some level's state changes (and then once).
+    let mut now = None;
+    let mut clock = || *now.get_or_insert_with(tsc::uptime_ns);
     let mut guard = PSI.lock();
     let Some(psi) = guard.as_mut() else { return };
     if group == GroupId::ROOT.as_u32() {
         // Most tasks live in the root group: no walk, no group lock.
         if let Some(state) = psi.groups.get_mut(&group) {
-            let _ = state.task_change(0, now, clear, set);
+            let _ = state.task_change_with(0, clear, set, &mut clock);
         }
     } else {
-        walk_up(psi, group, now, clear, set);
+        walk_up(psi, group, clear, set, &mut clock);
     }
     if set & memcg::psi::TSK_MEMSTALL != 0 && !psi.subscribers.is_empty() {
         // A stall starts: look at the triggers on the next tick.
-        psi.next_poll_ns = now;
+        psi.next_poll_ns = clock();
     }
 }
 
 /// Applies a change to `group` and each of its ancestors.
-fn walk_up(psi: &mut Psi, group: u32, now: u64, clear: u8, set: u8) {
+fn walk_up(psi: &mut Psi, group: u32, clear: u8, set: u8, clock: &mut dyn FnMut() -> u64) {
     let _ = super::memcontrol::with_ref(|groups| {
         let mut level = Some(GroupId::from_u32(group));
         while let Some(id) = level {
             // A group removed meanwhile (its tasks moved) is charged to the root instead.
             let entry = psi.groups.get_mut(&id.as_u32());
             if let Some(state) = entry {
-                let _ = state.task_change(0, now, clear, set);
+                let _ = state.task_change_with(0, clear, set, clock);
             }
             level = groups.get(id).ok().and_then(|g| g.parent());
         }

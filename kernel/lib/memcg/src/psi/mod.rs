@@ -195,6 +195,20 @@ impl PsiGroup {
     /// ([`TSK_RUNNING`], [`TSK_MEMSTALL`], [`TSK_MEMSTALL_RUNNING`]) at `now_ns`. Clearing a flag no
     /// task has is [`Error::Underflow`] and changes nothing.
     pub fn task_change(&mut self, cpu: usize, now_ns: u64, clear: u8, set: u8) -> Result<(), Error> {
+        self.task_change_with(cpu, clear, set, &mut || now_ns)
+    }
+
+    /// [`task_change`](Self::task_change) that reads the clock only when the CPU's state (SOME, FULL,
+    /// NONIDLE) changes: while it stays the same, closing the interval can wait for the next change
+    /// (the totals come out the same), so the scheduler's frequent running/blocked changes cost no
+    /// clock read.
+    pub fn task_change_with(
+        &mut self,
+        cpu: usize,
+        clear: u8,
+        set: u8,
+        now_ns: &mut dyn FnMut() -> u64,
+    ) -> Result<(), Error> {
         let state = self.cpus.get_mut(cpu).ok_or(Error::Invalid)?;
         let mut tasks = state.tasks;
         let counters = [
@@ -210,7 +224,11 @@ impl PsiGroup {
                 *count = count.checked_add(1).ok_or(Error::OutOfRange)?;
             }
         }
-        state.change(now_ns, tasks);
+        if tasks.state_mask() == state.state_mask {
+            state.tasks = tasks;
+        } else {
+            state.change(now_ns(), tasks);
+        }
         Ok(())
     }
 

@@ -315,3 +315,44 @@ fn fixed_power_matches_repeated_multiplication() {
     }
     assert_eq!(super::avgs::split_percent(37100), (18, 11));
 }
+
+#[test]
+fn a_lazy_clock_gives_the_same_figures_as_an_eager_one() {
+    // A pseudo-random timeline of running/blocked/stalled changes of three tasks, applied once with the
+    // clock read at every change and once with it read only when the CPU's state changes.
+    let mut eager = PsiGroup::new(1, 0);
+    let mut lazy = PsiGroup::new(1, 0);
+    let mut flags = [0u8; 3];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut now = 0;
+    let mut clock_reads = 0;
+    for step in 0..5_000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        now += seed % (20 * MS);
+        let task = (seed >> 20) as usize % 3;
+        let new = match (seed >> 24) % 4 {
+            0 => TSK_RUNNING,
+            1 => 0,
+            2 => TSK_MEMSTALL,
+            _ => TSK_RUNNING | TSK_MEMSTALL,
+        };
+        let (clear, set) = (flags[task] & !new, new & !flags[task]);
+        flags[task] = new;
+        eager.task_change(0, now, clear, set).unwrap();
+        lazy.task_change_with(0, clear, set, &mut || {
+            clock_reads += 1;
+            now
+        })
+        .unwrap();
+        if step % 100 == 0 {
+            assert_eq!(eager.update(now), lazy.update(now));
+        }
+    }
+    let (mut a, mut b) = (String::new(), String::new());
+    eager.show(&mut a, now + SECOND).unwrap();
+    lazy.show(&mut b, now + SECOND).unwrap();
+    assert_eq!(a, b);
+    assert!(clock_reads < 5_000, "the clock was read on every change ({clock_reads})");
+}
