@@ -433,7 +433,7 @@ pub struct TaskInfo {
 pub mod task_flag {
     /// A user task (not the idle task or a kernel thread).
     pub const USER: u64 = 1 << 0;
-    /// A system service the OOM killer never picks: init, memd, oomd.
+    /// A system service the OOM killer never picks: init, memd, limitd, oomd.
     pub const SERVICE: u64 = 1 << 1;
 }
 

@@ -184,7 +184,6 @@ pub fn handle_over_high() {
 fn oom_kill(group: Option<u32>) -> bool {
     use crate::task::KERNEL;
     let mut k = KERNEL.lock();
-    let memd = k.memd.map_or(0, |(_, pid)| pid);
     let me = k.current;
     struct Row {
         pid: u32,
@@ -216,11 +215,8 @@ fn oom_kill(group: Option<u32>) -> bool {
                 rss_anon: anon,
                 rss_file: file,
                 tables,
-                // init and the memory server are what the system needs to recover.
-                exempt: t.pid == 1
-                    || t.pid == memd
-                    || super::oom::is_oomd(&k, t.tgid)
-                    || t.oom_score_adj == -1000,
+                // init and the memory services are what the system needs to recover.
+                exempt: k.is_service(t.tgid) || t.oom_score_adj == -1000,
                 adj: t.oom_score_adj,
             }
         })

@@ -175,8 +175,7 @@ pub fn set_priority(a: Args) -> Result {
 }
 
 fn info_of(k: &crate::task::Kernel, t: &crate::task::Task) -> TaskInfo {
-    let service =
-        t.tgid == 1 || k.memd.is_some_and(|(_, pid)| pid == t.tgid) || crate::mm::oom::is_oomd(k, t.tgid);
+    let service = k.is_service(t.tgid);
     let (rss, peak, tables, faults, total_vm, anon, file) = match &t.aspace {
         Some(a) => {
             let a = a.lock();

@@ -265,6 +265,15 @@ impl Kernel {
         unsafe { &mut *(self.current_task as *mut Task) }
     }
 
+    /// Whether process `tgid` is one of the services the system needs to recover from an out-of-memory
+    /// situation — init, memd, limitd, oomd — which the OOM killers never pick.
+    pub fn is_service(&self, tgid: Pid) -> bool {
+        tgid == 1
+            || self.memd.is_some_and(|(_, pid)| pid == tgid)
+            || self.limitd.is_some_and(|(_, pid)| pid == tgid)
+            || crate::mm::oom::is_oomd(self, tgid)
+    }
+
     pub fn alloc_pid(&mut self) -> Pid {
         loop {
             let pid = self.next_pid;
