@@ -9,13 +9,16 @@
 //! the allocators' own cost is the figure minus the floor.
 
 use std::alloc::Layout as StdLayout;
+use std::cell::UnsafeCell;
 use std::hint::black_box;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering, compiler_fence};
 use std::time::Instant;
 
 use mm_core::page::{PAGE_SIZE, Page, SlicePageMap};
 use mm_core::rng::Rng;
-use mm_core::slab::kmalloc::{KMALLOC_NAMES, KMALLOC_SIZES, kmalloc_index};
+use mm_core::slab::array_cache::{self, ArrayCache};
+use mm_core::slab::kmalloc::{KMALLOC_NAMES, KMALLOC_SIZES, kmalloc_align, kmalloc_index_aligned};
 use mm_core::slab::{self, CacheInfo, CacheSpec, CpuSlab, NodeSlabs, SlabBackend, SlabError, SlabFlags};
 
 const ARENA_PAGES: usize = 64 * 1024; // 256 MiB
@@ -97,11 +100,62 @@ impl SlabBackend for RawArena {
     }
 }
 
-/// kmalloc as the kernel builds it, on one CPU and one node.
+/// The kernel's `LocalTryLock` (`kernel/src/sync.rs`), instruction for instruction: a per-CPU busy flag
+/// read and written with plain moves (no locked instruction, interrupts stay on), so an interrupt that
+/// lands while the flag is set sees it and takes the array-free path instead.
+struct LocalTryLock<T> {
+    busy: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+impl<T> LocalTryLock<T> {
+    #[inline]
+    fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        if self.busy.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.busy.store(true, Ordering::Relaxed);
+        compiler_fence(Ordering::Acquire);
+        // SAFETY: the flag was clear and is now set: no other reference to the value exists (one thread).
+        let result = f(unsafe { &mut *self.value.get() });
+        compiler_fence(Ordering::Release);
+        self.busy.store(false, Ordering::Relaxed);
+        Some(result)
+    }
+}
+
+/// The kernel's `local_irq_save`/`local_irq_restore` around the slab layer below the arrays (refill,
+/// flush), as far as user mode can run them: `pushfq; pop` reads the flags as the kernel does, and
+/// `push; popfq` stands in for its `sti` (popf is the slower of the two, so this errs against us). CLI
+/// itself cannot run in user mode; nothing on the array fast path disables interrupts.
+#[inline(always)]
+fn irq_save_model() -> u64 {
+    let flags: u64;
+    // SAFETY: reads RFLAGS through the stack; no memory of ours is touched.
+    unsafe { core::arch::asm!("pushfq", "pop {}", out(reg) flags) };
+    flags
+}
+
+#[inline(always)]
+fn irq_restore_model(flags: u64) {
+    // SAFETY: writes back the RFLAGS value just read (user mode cannot change IF or IOPL with it).
+    unsafe { core::arch::asm!("push {}", "popfq", in(reg) flags) };
+}
+
+/// One kmalloc cache: its per-CPU array, CPU slab and node (one CPU, one node).
+struct Cache {
+    info: CacheInfo,
+    array: LocalTryLock<ArrayCache>,
+    cpu: CpuSlab,
+    node: NodeSlabs,
+}
+
+/// kmalloc as the kernel builds it, on one CPU and one node: the same calls as `kernel/src/mm/slab.rs`
+/// and `kmalloc.rs` make, over host memory.
 struct Kmalloc {
     arena: RawArena,
     pages: Vec<Page>,
-    caches: Vec<(CacheInfo, CpuSlab, NodeSlabs)>,
+    caches: Vec<Cache>,
 }
 
 impl Kmalloc {
@@ -112,10 +166,19 @@ impl Kmalloc {
             .zip(KMALLOC_NAMES)
             .enumerate()
             .map(|(i, (&size, name))| {
-                let spec =
-                    CacheSpec { name, object_size: size, align: 0, flags: SlabFlags::default(), ctor: None };
+                let spec = CacheSpec {
+                    name,
+                    object_size: size,
+                    align: kmalloc_align(i),
+                    flags: SlabFlags::default(),
+                    ctor: None,
+                };
                 let info = CacheInfo::new(&spec, i as u16, 0x5eed ^ i as u64, 1).unwrap();
-                (info, CpuSlab::default(), NodeSlabs::default())
+                let array = LocalTryLock {
+                    busy: AtomicBool::new(false),
+                    value: UnsafeCell::new(ArrayCache::for_cache(&info)),
+                };
+                Cache { info, array, cpu: CpuSlab::default(), node: NodeSlabs::default() }
             })
             .collect();
         Kmalloc { arena, pages: (0..ARENA_PAGES).map(|_| Page::new_reserved(0, 0)).collect(), caches }
@@ -123,23 +186,48 @@ impl Kmalloc {
 
     #[inline]
     fn kmalloc(&mut self, size: usize) -> usize {
-        let (info, cpu, node) = &mut self.caches[kmalloc_index(size).expect("small size")];
-        if let Some(object) = slab::alloc_fast(info, cpu, &mut self.arena) {
-            return object;
-        }
-        let mut map = SlicePageMap { base_pfn: 0, pages: &mut self.pages };
-        slab::alloc_slow(info, cpu, node, &mut self.arena, &mut map, 0).expect("arena large enough")
+        let index = kmalloc_index_aligned(size, 8).expect("small size");
+        let Kmalloc { arena, pages, caches } = self;
+        let Cache { info, array, cpu, node } = &mut caches[index];
+        let object = array.try_with(|array| {
+            if let Some(object) = array.pop() {
+                return object;
+            }
+            let irq = irq_save_model();
+            let mut map = SlicePageMap { base_pfn: 0, pages };
+            let object = array_cache::refill(array, info, cpu, arena, |cpu, arena| {
+                slab::alloc_slow(info, cpu, node, arena, &mut map, 0)
+            });
+            irq_restore_model(irq);
+            object.expect("arena large enough")
+        });
+        object.expect("no interrupts here")
     }
 
     #[inline]
     fn kfree(&mut self, object: usize) {
-        let mut map = SlicePageMap { base_pfn: 0, pages: &mut self.pages };
-        let (index, r) = slab::find_slab(&self.arena, &map, object).expect("slab object");
-        let (info, cpu, node) = &mut self.caches[usize::from(index)];
+        let Kmalloc { arena, pages, caches } = self;
+        let (index, r) = {
+            let map = SlicePageMap { base_pfn: 0, pages };
+            slab::find_slab(arena, &map, object).expect("slab object")
+        };
+        let Cache { info, array, cpu, node } = &mut caches[usize::from(index)];
         slab::check_object(info, index, r, object).expect("valid object");
-        if !slab::free_to_cpu(info, cpu, &mut self.arena, r, object).expect("valid free") {
-            slab::free_to_node(info, node, &mut self.arena, &mut map, r, object).expect("valid free");
-        }
+        array
+            .try_with(|array| {
+                if array.push(object).expect("valid free") {
+                    return;
+                }
+                let irq = irq_save_model();
+                let mut map = SlicePageMap { base_pfn: 0, pages };
+                let count = array.batchcount as usize;
+                array_cache::flush(array, count, info, cpu, arena, &mut map, |arena, map, slab, object| {
+                    slab::free_to_node(info, node, arena, map, slab, object)
+                });
+                irq_restore_model(irq);
+                array.push(object).expect("valid free");
+            })
+            .expect("no interrupts here");
     }
 }
 
