@@ -161,3 +161,60 @@ impl<T> PerCpu<T> {
         result
     }
 }
+
+/// One `T` per CPU behind a busy flag rather than disabled interrupts (Linux's `local_trylock_t`): the
+/// owner's fast path is a plain load and two plain stores of the flag, no locked instruction and no
+/// CLI/STI. A context that finds its CPU's flag set — an interrupt handler that landed while the code it
+/// interrupted held the value — is refused and must take another path.
+///
+/// Why plain moves are enough: only the owning CPU touches its slot; the kernel is not preemptible (see
+/// `sched`), so the code between taking and dropping the flag stays on this CPU; and interrupts nest, so
+/// a handler that found the flag clear has cleared it again before the interrupted code resumes. The
+/// compiler fences keep the value's accesses between the two flag writes. NMI handlers must not use it
+/// (as they must not use `PerCpu`).
+pub struct PerCpuTryLock<T> {
+    slots: [LocalSlot<T>; crate::mm::mmzone::NR_CPUS],
+}
+
+struct LocalSlot<T> {
+    busy: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: a slot's value is reached only through `try_with` on its own CPU while its busy flag is held
+// (see the type's documentation), so no two references to it exist at once; `T: Send` lets the value be
+// used from whichever CPU owns it.
+unsafe impl<T: Send> Sync for PerCpuTryLock<T> {}
+
+impl<T: Copy> PerCpuTryLock<T> {
+    /// Every CPU's slot holds a copy of `value`.
+    pub fn new(value: T) -> Self {
+        Self {
+            slots: core::array::from_fn(|_| LocalSlot {
+                busy: AtomicBool::new(false),
+                value: UnsafeCell::new(value),
+            }),
+        }
+    }
+}
+
+impl<T> PerCpuTryLock<T> {
+    /// Runs `f` on this CPU's slot unless this CPU already holds it (then `None`). Interrupts stay as
+    /// they are.
+    #[inline]
+    pub fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let slot = &self.slots[crate::mm::mmzone::current_cpu()];
+        if slot.busy.load(Ordering::Relaxed) {
+            return None;
+        }
+        slot.busy.store(true, Ordering::Relaxed);
+        core::sync::atomic::compiler_fence(Ordering::Acquire);
+        // SAFETY: the flag was clear and this CPU set it; no other CPU uses the slot, and any context
+        // that interrupts us sees the flag and stays away, so this is the only reference to the value
+        // until the flag is cleared below.
+        let result = f(unsafe { &mut *slot.value.get() });
+        core::sync::atomic::compiler_fence(Ordering::Release);
+        slot.busy.store(false, Ordering::Relaxed);
+        Some(result)
+    }
+}

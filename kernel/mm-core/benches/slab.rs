@@ -12,13 +12,15 @@ use std::alloc::Layout as StdLayout;
 use std::cell::UnsafeCell;
 use std::hint::black_box;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering, compiler_fence};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering, compiler_fence};
 use std::time::Instant;
 
 use mm_core::page::{PAGE_SIZE, Page, SlicePageMap};
 use mm_core::rng::Rng;
 use mm_core::slab::array_cache::{self, ArrayCache};
-use mm_core::slab::kmalloc::{KMALLOC_NAMES, KMALLOC_SIZES, kmalloc_align, kmalloc_index_aligned};
+use mm_core::slab::kmalloc::{
+    KMALLOC_MAX_CACHE_SIZE, KMALLOC_NAMES, KMALLOC_SIZES, kmalloc_align, kmalloc_index_aligned,
+};
 use mm_core::slab::{self, CacheInfo, CacheSpec, CpuSlab, NodeSlabs, SlabBackend, SlabError, SlabFlags};
 
 const ARENA_PAGES: usize = 64 * 1024; // 256 MiB
@@ -63,7 +65,9 @@ impl SlabBackend for RawArena {
     }
 
     fn addr_to_pfn(&self, addr: usize) -> Option<u64> {
-        addr.checked_sub(self.base).map(|offset| offset as u64 / PAGE_SIZE)
+        // The kernel checks the direct map's RAM ranges and the section bitmap: one range here.
+        let offset = addr.checked_sub(self.base)?;
+        (offset < ARENA_PAGES * PAGE_SIZE as usize).then_some(offset as u64 / PAGE_SIZE)
     }
 
     fn read_word(&self, addr: usize) -> u64 {
@@ -142,8 +146,10 @@ fn irq_restore_model(flags: u64) {
     unsafe { core::arch::asm!("push {}", "popfq", in(reg) flags) };
 }
 
-/// One kmalloc cache: its per-CPU array, CPU slab and node (one CPU, one node).
+/// One kmalloc cache: its per-CPU array, CPU slab and node (one CPU, one node), and the kernel's
+/// `OnceLock` state word that `kmalloc_cache` checks before use.
 struct Cache {
+    ready: AtomicU8,
     info: CacheInfo,
     array: LocalTryLock<ArrayCache>,
     cpu: CpuSlab,
@@ -151,7 +157,7 @@ struct Cache {
 }
 
 /// kmalloc as the kernel builds it, on one CPU and one node: the same calls as `kernel/src/mm/slab.rs`
-/// and `kmalloc.rs` make, over host memory.
+/// and `kmalloc.rs` make, with the same fast/cold split, over host memory.
 struct Kmalloc {
     arena: RawArena,
     pages: Vec<Page>,
@@ -178,32 +184,40 @@ impl Kmalloc {
                     busy: AtomicBool::new(false),
                     value: UnsafeCell::new(ArrayCache::for_cache(&info)),
                 };
-                Cache { info, array, cpu: CpuSlab::default(), node: NodeSlabs::default() }
+                Cache {
+                    ready: AtomicU8::new(2),
+                    info,
+                    array,
+                    cpu: CpuSlab::default(),
+                    node: NodeSlabs::default(),
+                }
             })
             .collect();
         Kmalloc { arena, pages: (0..ARENA_PAGES).map(|_| Page::new_reserved(0, 0)).collect(), caches }
     }
 
+    /// `kmalloc_aligned(size, 8, gfp)` → `KmemCache::alloc`.
     #[inline]
-    fn kmalloc(&mut self, size: usize) -> usize {
-        let index = kmalloc_index_aligned(size, 8).expect("small size");
+    fn kmalloc(&mut self, size: usize, zero: bool) -> usize {
+        assert!(size <= KMALLOC_MAX_CACHE_SIZE, "small sizes only");
+        let index = kmalloc_index_aligned(size.max(1), 8).expect("a class");
         let Kmalloc { arena, pages, caches } = self;
-        let Cache { info, array, cpu, node } = &mut caches[index];
-        let object = array.try_with(|array| {
-            if let Some(object) = array.pop() {
-                return object;
-            }
-            let irq = irq_save_model();
-            let mut map = SlicePageMap { base_pfn: 0, pages };
-            let object = array_cache::refill(array, info, cpu, arena, |cpu, arena| {
-                slab::alloc_slow(info, cpu, node, arena, &mut map, 0)
-            });
-            irq_restore_model(irq);
-            object.expect("arena large enough")
-        });
-        object.expect("no interrupts here")
+        let cache = &mut caches[index];
+        assert_eq!(cache.ready.load(Ordering::Acquire), 2, "cache created");
+        let Cache { info, array, cpu, node, .. } = cache;
+        let object = array
+            .try_with(|array| match array.pop() {
+                Some(object) => object,
+                None => refill(info, array, cpu, node, arena, pages),
+            })
+            .expect("no interrupts here");
+        if zero {
+            arena.fill(object, info.layout.object_size, 0);
+        }
+        object
     }
 
+    /// `kfree` → `free_slab_object` → `KmemCache::free_located`.
     #[inline]
     fn kfree(&mut self, object: usize) {
         let Kmalloc { arena, pages, caches } = self;
@@ -211,24 +225,57 @@ impl Kmalloc {
             let map = SlicePageMap { base_pfn: 0, pages };
             slab::find_slab(arena, &map, object).expect("slab object")
         };
-        let Cache { info, array, cpu, node } = &mut caches[usize::from(index)];
+        let Cache { info, array, cpu, node, .. } = &mut caches[usize::from(index)];
         slab::check_object(info, index, r, object).expect("valid object");
         array
             .try_with(|array| {
-                if array.push(object).expect("valid free") {
-                    return;
+                if !array.push(object).expect("valid free") {
+                    flush(info, array, cpu, node, arena, pages);
+                    array.push(object).expect("valid free");
                 }
-                let irq = irq_save_model();
-                let mut map = SlicePageMap { base_pfn: 0, pages };
-                let count = array.batchcount as usize;
-                array_cache::flush(array, count, info, cpu, arena, &mut map, |arena, map, slab, object| {
-                    slab::free_to_node(info, node, arena, map, slab, object)
-                });
-                irq_restore_model(irq);
-                array.push(object).expect("valid free");
             })
             .expect("no interrupts here");
     }
+}
+
+/// `KmemCache::refill`: the CPU slab, with interrupts off.
+#[cold]
+#[inline(never)]
+fn refill(
+    info: &CacheInfo,
+    array: &mut ArrayCache,
+    cpu: &mut CpuSlab,
+    node: &mut NodeSlabs,
+    arena: &mut RawArena,
+    pages: &mut [Page],
+) -> usize {
+    let irq = irq_save_model();
+    let mut map = SlicePageMap { base_pfn: 0, pages };
+    let object = array_cache::refill(array, info, cpu, arena, |cpu, arena| {
+        slab::alloc_slow(info, cpu, node, arena, &mut map, 0)
+    });
+    irq_restore_model(irq);
+    object.expect("arena large enough")
+}
+
+/// `KmemCache::flush` of half the array: the CPU slab, with interrupts off.
+#[cold]
+#[inline(never)]
+fn flush(
+    info: &CacheInfo,
+    array: &mut ArrayCache,
+    cpu: &mut CpuSlab,
+    node: &mut NodeSlabs,
+    arena: &mut RawArena,
+    pages: &mut [Page],
+) {
+    let irq = irq_save_model();
+    let mut map = SlicePageMap { base_pfn: 0, pages };
+    let count = array.batchcount as usize;
+    array_cache::flush(array, count, info, cpu, arena, &mut map, |arena, map, slab, object| {
+        slab::free_to_node(info, node, arena, map, slab, object)
+    });
+    irq_restore_model(irq);
 }
 
 /// A peer allocator's alloc/free pair. The workloads are default methods, so each allocator gets its own
@@ -337,7 +384,7 @@ impl Peer for LlaPeer {
 
 impl Peer for Kmalloc {
     fn alloc(&mut self, size: usize) -> usize {
-        self.kmalloc(size)
+        self.kmalloc(size, false)
     }
     fn free(&mut self, ptr: usize, _size: usize) {
         self.kfree(ptr)

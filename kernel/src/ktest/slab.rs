@@ -165,11 +165,26 @@ pub fn corruption() -> Result<(), &'static str> {
     let before = SLAB_REPORTS.load(Ordering::Relaxed);
     let cache = slab::kmalloc_cache(3).ok_or("no kmalloc-64")?;
     let fp = cache.info.layout.free_pointer;
-    let a = kmalloc(64, Gfp::GFP_KERNEL).ok_or("kmalloc failed")?;
-    let b = kmalloc(64, Gfp::GFP_KERNEL).ok_or("kmalloc failed")?;
+    // Two objects of this CPU's active slab: after a shrink, the next kmalloc refills the empty array
+    // from one slab; when that slab had a single free object, keep it and try again.
+    let mut held = Vec::new();
+    let (a, b) = loop {
+        cache.shrink();
+        let a = kmalloc(64, Gfp::GFP_KERNEL).ok_or("kmalloc failed")?;
+        let b = kmalloc(64, Gfp::GFP_KERNEL).ok_or("kmalloc failed")?;
+        if (a.as_ptr() as usize) >> 12 == (b.as_ptr() as usize) >> 12 {
+            break (a, b);
+        }
+        held.extend([a, b]);
+        if held.len() > 4096 {
+            return Err("no two objects from one slab");
+        }
+    };
     kfree(b.as_ptr());
     kfree(a.as_ptr());
-    // Now `a` heads this CPU's free list and points to `b`. Overwrite that pointer.
+    // The per-CPU array holds them without touching their memory; flushing it puts them on the free
+    // list of their slab — still this CPU's — so `a` heads it and points to `b`. Overwrite that pointer.
+    cache.flush_cpu_array();
     pr_info!("test=slab_corruption: overwriting the free pointer inside freed object {:p}", a.as_ptr());
     // SAFETY: deliberately corrupting freed slab memory the test just owned; the allocator must notice.
     unsafe { (a.as_ptr().add(fp) as *mut u64).write(0x4141_4141_4141_4141) };
@@ -183,6 +198,9 @@ pub fn corruption() -> Result<(), &'static str> {
     }
     kfree(first.as_ptr());
     kfree(second.as_ptr());
+    for p in held.drain(..) {
+        kfree(p.as_ptr());
+    }
 
     let x = kmalloc(64, Gfp::GFP_KERNEL).ok_or("kmalloc failed")?;
     pr_info!("test=slab_corruption: freeing {:p} twice", x.as_ptr());

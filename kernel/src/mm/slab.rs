@@ -1,13 +1,15 @@
 //! The kernel's slab caches (SLUB, seed 000 §33–§37): `kmem_cache_create`, `kmem_cache_alloc/free`,
 //! `/proc/slabinfo` (Linux's `mm/slub.c`, `mm/slab_common.c`).
 //!
-//! The algorithm is `mm_core::slab` (host-tested); here each cache gets its per-CPU state (a `PerCpu`,
-//! touched with interrupts off and no lock: the fast path) and per-node partial lists (a spinlock each:
-//! the slow path), and the backend that connects it to the buddy allocator and the direct map. Slab pages'
-//! descriptors name their cache, so freeing needs only the address.
+//! The algorithm is `mm_core::slab` (host-tested); here each cache gets its per-CPU object array (a
+//! `PerCpuTryLock`: a busy flag, no lock and no CLI — the fast path), its per-CPU slab (a `PerCpu`,
+//! touched with interrupts off: refills and flushes of the array), per-node partial lists (a spinlock
+//! each: the slow path), and the backend that connects it to the buddy allocator and the direct map.
+//! Slab pages' descriptors name their cache, so freeing needs only the address. An interrupt that finds
+//! its CPU's array busy (it landed inside kmalloc or kfree) goes straight to the per-CPU slab.
 //!
-//! Lock order: a CPU's slab state (interrupts off), then a node's partial-list lock, then the page
-//! allocator's locks.
+//! Lock order: a CPU's object array (busy flag), then its slab state (interrupts off), then a node's
+//! partial-list lock, then the page allocator's locks.
 
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
@@ -16,6 +18,7 @@ use core::sync::atomic::{AtomicPtr, AtomicU16, AtomicU64, Ordering};
 use mm_core::gfp::Gfp;
 use mm_core::numa::MAX_NUMNODES;
 use mm_core::page::{PAGE_SHIFT, PageMap};
+use mm_core::slab::array_cache::{self, ARRAY_CACHE_MAX, ArrayCache};
 use mm_core::slab::kmalloc::{KMALLOC_NAMES, KMALLOC_SIZES, kmalloc_align};
 use mm_core::slab::slabinfo::{self, SlabinfoRow};
 use mm_core::slab::{
@@ -26,7 +29,7 @@ use super::early;
 use super::mmzone::{self, NR_CPUS};
 use super::page_alloc;
 use super::sparse::{Vmemmap, pfn_valid};
-use crate::sync::{OnceLock, PerCpu, SpinLock};
+use crate::sync::{OnceLock, PerCpu, PerCpuTryLock, SpinLock};
 use crate::{pr_err, pr_info, random};
 
 /// Most caches (the descriptor stores a 16-bit index; the registry is a fixed table).
@@ -35,6 +38,8 @@ pub const MAX_CACHES: usize = 256;
 /// A slab cache.
 pub struct KmemCache {
     pub info: CacheInfo,
+    /// Free objects each CPU keeps (none for `slub_debug` caches).
+    array: PerCpuTryLock<ArrayCache>,
     cpu: PerCpu<CpuSlab>,
     node: [SpinLock<NodeSlabs>; MAX_NUMNODES],
 }
@@ -134,35 +139,68 @@ fn report(cache: &CacheInfo, error: SlabError) {
 impl KmemCache {
     fn new(info: CacheInfo) -> Self {
         KmemCache {
+            array: PerCpuTryLock::new(ArrayCache::for_cache(&info)),
             info,
             cpu: PerCpu::new([const { UnsafeCell::new(CpuSlab::EMPTY) }; NR_CPUS]),
             node: [const { SpinLock::new(NodeSlabs::EMPTY) }; MAX_NUMNODES],
         }
     }
 
-    /// Allocates an object (Linux's `kmem_cache_alloc`).
+    /// Allocates an object (Linux's `kmem_cache_alloc`): the top of this CPU's array, else a refill.
+    #[inline]
     pub fn alloc(&self, gfp: Gfp) -> Option<NonNull<u8>> {
+        let object = self
+            .array
+            .try_with(|array| match array.pop() {
+                Some(object) => Ok(object),
+                None => self.refill(array),
+            })
+            .unwrap_or_else(|| self.alloc_from_slab());
+        let object = match object {
+            Ok(object) => object,
+            Err(error) => return self.alloc_failed(error),
+        };
+        if gfp.contains(Gfp::__GFP_ZERO) {
+            KernelBackend.fill(object, self.info.layout.object_size, 0);
+        }
+        NonNull::new(object as *mut u8)
+    }
+
+    #[cold]
+    fn alloc_failed(&self, error: SlabError) -> Option<NonNull<u8>> {
+        if error != SlabError::NoMemory {
+            report(&self.info, error);
+        }
+        None
+    }
+
+    /// An empty array: one object for the caller and a batch for the array, from the CPU slab.
+    #[cold]
+    #[inline(never)]
+    fn refill(&self, array: &mut ArrayCache) -> Result<usize, SlabError> {
         let info = &self.info;
-        let object = self.cpu.with(|cpu| {
+        self.cpu.with(|cpu| {
+            array_cache::refill(array, info, cpu, &mut KernelBackend, |cpu, backend| {
+                let nid = mmzone::current_node();
+                let mut node = self.node[nid].lock();
+                slab::alloc_slow(info, cpu, &mut node, backend, &mut Vmemmap, nid)
+            })
+        })
+    }
+
+    /// Allocation without the array (this CPU's array is busy: we interrupted its holder).
+    #[cold]
+    #[inline(never)]
+    fn alloc_from_slab(&self) -> Result<usize, SlabError> {
+        let info = &self.info;
+        self.cpu.with(|cpu| {
             if let Some(object) = slab::alloc_fast(info, cpu, &mut KernelBackend) {
                 return Ok(object);
             }
             let nid = mmzone::current_node();
             let mut node = self.node[nid].lock();
             slab::alloc_slow(info, cpu, &mut node, &mut KernelBackend, &mut Vmemmap, nid)
-        });
-        let object = match object {
-            Ok(object) => object,
-            Err(SlabError::NoMemory) => return None,
-            Err(error) => {
-                report(info, error);
-                return None;
-            }
-        };
-        if gfp.contains(Gfp::__GFP_ZERO) {
-            KernelBackend.fill(object, info.layout.object_size, 0);
-        }
-        NonNull::new(object as *mut u8)
+        })
     }
 
     /// Frees an object of this cache (Linux's `kmem_cache_free`); bad pointers and double frees are
@@ -175,31 +213,80 @@ impl KmemCache {
         }
     }
 
+    /// Frees `addr`, found in `slab_ref` of cache `cache`: onto this CPU's array, flushing half of it
+    /// first when it is full.
+    #[inline]
     fn free_located(&self, cache: u16, slab_ref: slab::SlabRef, addr: usize) {
         let info = &self.info;
         if let Err(error) = slab::check_object(info, cache, slab_ref, addr) {
             report(info, error);
             return;
         }
-        let result =
-            self.cpu.with(|cpu| match slab::free_to_cpu(info, cpu, &mut KernelBackend, slab_ref, addr) {
+        let result = self
+            .array
+            .try_with(|array| match array.push(addr) {
                 Ok(true) => Ok(()),
-                Ok(false) => {
-                    let nid = usize::from(Vmemmap.page(slab_ref.head).node);
-                    let mut node = self.node[nid].lock();
-                    slab::free_to_node(info, &mut node, &mut KernelBackend, &mut Vmemmap, slab_ref, addr)
+                Ok(false) if array.enabled() => {
+                    self.flush(array, array.batchcount as usize);
+                    array.push(addr).map(|_| ())
                 }
+                Ok(false) => self.free_to_slab(slab_ref, addr),
                 Err(error) => Err(error),
-            });
+            })
+            .unwrap_or_else(|| self.free_to_slab(slab_ref, addr));
         if let Err(error) = result {
             report(info, error);
         }
     }
 
-    /// Returns this CPU's active slab to its node and every empty partial slab to the buddy allocator
-    /// (Linux's `kmem_cache_shrink`); returns the slabs freed.
+    /// Gives the `count` oldest objects of this CPU's array back to their slabs.
+    #[cold]
+    #[inline(never)]
+    fn flush(&self, array: &mut ArrayCache, count: usize) {
+        let info = &self.info;
+        self.cpu.with(|cpu| {
+            array_cache::flush(
+                array,
+                count,
+                info,
+                cpu,
+                &mut KernelBackend,
+                &mut Vmemmap,
+                |backend, map, slab_ref, object| {
+                    let nid = usize::from(map.page(slab_ref.head).node);
+                    slab::free_to_node(info, &mut self.node[nid].lock(), backend, map, slab_ref, object)
+                },
+            );
+        });
+    }
+
+    /// Frees without the array (a `slub_debug` cache, or this CPU's array is busy).
+    #[cold]
+    #[inline(never)]
+    fn free_to_slab(&self, slab_ref: slab::SlabRef, addr: usize) -> Result<(), SlabError> {
+        let info = &self.info;
+        self.cpu.with(|cpu| match slab::free_to_cpu(info, cpu, &mut KernelBackend, slab_ref, addr) {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                let nid = usize::from(Vmemmap.page(slab_ref.head).node);
+                let mut node = self.node[nid].lock();
+                slab::free_to_node(info, &mut node, &mut KernelBackend, &mut Vmemmap, slab_ref, addr)
+            }
+            Err(error) => Err(error),
+        })
+    }
+
+    /// Gives every object of this CPU's array back to its slab (what a full array does with half of
+    /// it).
+    pub fn flush_cpu_array(&self) {
+        self.array.try_with(|array| self.flush(array, ARRAY_CACHE_MAX));
+    }
+
+    /// Returns this CPU's array and active slab to the node and every empty partial slab to the buddy
+    /// allocator (Linux's `kmem_cache_shrink`); returns the slabs freed.
     pub fn shrink(&self) -> u64 {
         let info = &self.info;
+        self.flush_cpu_array();
         self.cpu.with(|cpu| {
             if let Some(head) = cpu.slab {
                 let nid = usize::from(Vmemmap.page(head).node);
@@ -212,11 +299,13 @@ impl KmemCache {
             .sum()
     }
 
-    /// The cache's `/proc/slabinfo` figures.
+    /// The cache's `/proc/slabinfo` figures. Objects in this CPU's array and on its slab's free list
+    /// count as free (not active).
     fn row(&self) -> (u64, u64, u64) {
         let info = &self.info;
+        let in_array = self.array.try_with(|array| u64::from(array.avail)).unwrap_or(0);
         let cpu_free = self.cpu.with(|cpu| slab::cpu_free_objects(info, cpu, &KernelBackend, &Vmemmap));
-        let (mut total, mut slabs, mut free) = (0, 0, cpu_free);
+        let (mut total, mut slabs, mut free) = (0, 0, cpu_free + in_array);
         for node in &self.node {
             let node = node.lock();
             total += node.total_objects;

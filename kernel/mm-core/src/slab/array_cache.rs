@@ -95,26 +95,27 @@ impl ArrayCache {
 }
 
 /// Allocates one object for a caller whose array is empty, and refills the array with up to
-/// `batchcount` more (SLAB's `cache_alloc_refill`): from the CPU slab's free list, and through `slow`
-/// (the caller's [`super::alloc_slow`] under the node lock) when that runs dry. The array's objects pop
-/// in the order the free list gave them. Only the first object's failure is an error.
+/// `batchcount` more (SLAB's `cache_alloc_refill`). The first object comes from the CPU slab's free list
+/// or, when that is empty, through `slow` (the caller's [`super::alloc_slow`] under the node lock, which
+/// installs another slab); the rest only from the CPU slab's free list, so one refill takes objects of
+/// one slab, and they pop in the order that free list gave them. Only the first object's failure is an
+/// error.
 pub fn refill<B: SlabBackend>(
     array: &mut ArrayCache,
     info: &CacheInfo,
     cpu: &mut CpuSlab,
     backend: &mut B,
-    mut slow: impl FnMut(&mut CpuSlab, &mut B) -> Result<usize, SlabError>,
+    slow: impl FnOnce(&mut CpuSlab, &mut B) -> Result<usize, SlabError>,
 ) -> Result<usize, SlabError> {
-    let mut take = |cpu: &mut CpuSlab, backend: &mut B| match alloc_fast(info, cpu, backend) {
-        Some(object) => Ok(object),
-        None => slow(cpu, backend),
+    let first = match alloc_fast(info, cpu, backend) {
+        Some(object) => object,
+        None => slow(cpu, backend)?,
     };
-    let first = take(cpu, backend)?;
     let base = array.avail as usize;
-    let want = (array.batchcount as usize).min(array.limit as usize - base.min(array.limit as usize));
+    let want = (array.batchcount as usize).min((array.limit as usize).saturating_sub(base));
     let mut taken = 0;
     while taken < want {
-        let Ok(object) = take(cpu, backend) else { break };
+        let Some(object) = alloc_fast(info, cpu, backend) else { break };
         array.entry[base + taken] = object;
         taken += 1;
     }

@@ -416,14 +416,15 @@ fn array_cache_pops_what_was_pushed_and_catches_a_repeated_free() {
 
 #[test]
 fn array_cache_refills_in_free_list_order_and_flushes_back() {
-    let mut f = Fixture::new(128, SlabFlags::default());
+    let mut f = Fixture::new(64, SlabFlags::default());
     let mut array = ArrayCache::for_cache(&f.info);
     // The order the plain free list would hand objects out in.
-    let mut reference = Fixture::new(128, SlabFlags::default());
+    let mut reference = Fixture::new(64, SlabFlags::default());
     let expected: Vec<usize> = (0..20).map(|_| reference.alloc().unwrap()).collect();
     let got: Vec<usize> = (0..20).map(|_| f.alloc_cached(&mut array).unwrap()).collect();
     assert_eq!(got, expected, "the array keeps the free list's order");
     assert_eq!(array.avail, array.batchcount - 19);
+    assert!(array.objects().iter().all(|o| o >> 12 == got[0] >> 12), "one refill, one slab");
     for &o in got.iter().rev() {
         f.free_cached(&mut array, o).unwrap();
     }
