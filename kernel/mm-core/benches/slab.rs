@@ -1,12 +1,17 @@
 //! `make bench` (slab part): kmalloc/kfree over the SLUB core against the `talc` and
 //! `linked_list_allocator` crates, in the same process, on the same workloads.
 //!
-//! Our side mirrors the kernel's kmalloc: thirteen size classes, a per-CPU fast path, and `kfree`
-//! finding the cache from the page descriptor (no size passed). Memory is a host arena with raw-pointer
-//! access, as the kernel's direct map. Workloads: alloc+free pairs of one size (16 B … 4 KiB) and a random
-//! mix of sizes with up to 10 000 live objects. Figures: ns per operation (median of 5 runs) and the
-//! peer/ours ratios. A "loop floor" column runs the pair loop with no allocator behind the two calls, so
-//! the allocators' own cost is the figure minus the floor.
+//! Our side makes the kernel's calls (`kernel/src/mm/kmalloc.rs`, `slab.rs`) in the same order: size
+//! class by table, the kmalloc cache's ready check, the per-CPU object array behind its busy flag (the
+//! kernel's `PerCpuTryLock`, copied here instruction for instruction), and on `kfree` the frame's
+//! present-section bit, its descriptor (cache index, Slab owner) and the slot check, then the array. The
+//! refill and flush below the array run with the kernel's `local_irq_save`/`restore` modelled as
+//! `pushfq`/`popfq` (CLI/STI cannot run in user mode; popf is the dearer). Memory is a host arena with
+//! raw-pointer access, as the kernel's direct map. Workloads: alloc+free pairs of one size (16 B … 4 KiB)
+//! and a random mix of sizes with up to 10 000 live objects. Figures: ns per operation (median of 5
+//! runs) and the peer/ours ratios. A "loop floor" column runs the pair loop with no allocator behind the
+//! two calls, so the allocators' own cost is the figure minus the floor. `SLAB_BENCH_QUICK=1` runs only
+//! the 64 B row.
 
 use std::alloc::Layout as StdLayout;
 use std::cell::UnsafeCell;
@@ -15,7 +20,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering, compiler_fence};
 use std::time::Instant;
 
-use mm_core::page::{PAGE_SIZE, Page, SlicePageMap};
+use mm_core::page::{PAGE_SIZE, Page, PageMap};
 use mm_core::rng::Rng;
 use mm_core::slab::array_cache::{self, ArrayCache};
 use mm_core::slab::kmalloc::{
@@ -35,12 +40,22 @@ struct RawArena {
     /// Freed slabs by order, reused first (slab pages come back in the orders they left in).
     free: [Vec<u64>; 4],
     rng: Rng,
+    /// Which 128 MiB sections of the arena have descriptors (all of them), as the kernel's bitmap.
+    sections: Box<[u64; MAX_SECTIONS / 64]>,
 }
+
+/// The kernel's sparse-memory constants (`kernel/src/mm/sparse.rs`).
+const SECTION_PFN_SHIFT: u32 = 27 - 12;
+const MAX_SECTIONS: usize = 1 << 17;
 
 impl RawArena {
     fn new(memory: &mut [u8]) -> Self {
         let base = (memory.as_mut_ptr() as usize).next_multiple_of(PAGE_SIZE as usize);
-        RawArena { base, bump: 0, free: Default::default(), rng: Rng::from_seed(3) }
+        let mut sections = Box::new([0u64; MAX_SECTIONS / 64]);
+        for section in 0..(ARENA_PAGES >> SECTION_PFN_SHIFT).max(1) {
+            sections[section / 64] |= 1 << (section % 64);
+        }
+        RawArena { base, bump: 0, free: Default::default(), rng: Rng::from_seed(3), sections }
     }
 }
 
@@ -65,9 +80,10 @@ impl SlabBackend for RawArena {
     }
 
     fn addr_to_pfn(&self, addr: usize) -> Option<u64> {
-        // The kernel checks the direct map's RAM ranges and the section bitmap: one range here.
-        let offset = addr.checked_sub(self.base)?;
-        (offset < ARENA_PAGES * PAGE_SIZE as usize).then_some(offset as u64 / PAGE_SIZE)
+        // As the kernel: the offset into the direct map, then the present-section bitmap (`pfn_valid`).
+        let pfn = addr.checked_sub(self.base)? as u64 / PAGE_SIZE;
+        let section = (pfn >> SECTION_PFN_SHIFT) as usize;
+        (section < MAX_SECTIONS && self.sections[section / 64] & (1 << (section % 64)) != 0).then_some(pfn)
     }
 
     fn read_word(&self, addr: usize) -> u64 {
@@ -104,15 +120,31 @@ impl SlabBackend for RawArena {
     }
 }
 
-/// The kernel's `LocalTryLock` (`kernel/src/sync.rs`), instruction for instruction: a per-CPU busy flag
+/// The kernel's `Vmemmap`: descriptors by pointer arithmetic, without a bounds check (every frame it is
+/// asked about passed `addr_to_pfn`'s section check or came from `alloc_pages`, so it lies in `pages`).
+struct RawPageMap(*mut Page);
+
+impl PageMap for RawPageMap {
+    fn page(&self, pfn: u64) -> &Page {
+        // SAFETY: `pfn` indexes the descriptor vector this map was made from (see the type).
+        unsafe { &*self.0.add(pfn as usize) }
+    }
+
+    fn page_mut(&mut self, pfn: u64) -> &mut Page {
+        // SAFETY: as `page`; the map is the only user of the vector while it lives.
+        unsafe { &mut *self.0.add(pfn as usize) }
+    }
+}
+
+/// The kernel's `PerCpuTryLock` (`kernel/src/sync.rs`), instruction for instruction: a per-CPU busy flag
 /// read and written with plain moves (no locked instruction, interrupts stay on), so an interrupt that
 /// lands while the flag is set sees it and takes the array-free path instead.
-struct LocalTryLock<T> {
+struct PerCpuTryLock<T> {
     busy: AtomicBool,
     value: UnsafeCell<T>,
 }
 
-impl<T> LocalTryLock<T> {
+impl<T> PerCpuTryLock<T> {
     #[inline]
     fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
         if self.busy.load(Ordering::Relaxed) {
@@ -151,7 +183,7 @@ fn irq_restore_model(flags: u64) {
 struct Cache {
     ready: AtomicU8,
     info: CacheInfo,
-    array: LocalTryLock<ArrayCache>,
+    array: PerCpuTryLock<ArrayCache>,
     cpu: CpuSlab,
     node: NodeSlabs,
 }
@@ -180,7 +212,7 @@ impl Kmalloc {
                     ctor: None,
                 };
                 let info = CacheInfo::new(&spec, i as u16, 0x5eed ^ i as u64, 1).unwrap();
-                let array = LocalTryLock {
+                let array = PerCpuTryLock {
                     busy: AtomicBool::new(false),
                     value: UnsafeCell::new(ArrayCache::for_cache(&info)),
                 };
@@ -203,7 +235,9 @@ impl Kmalloc {
         let index = kmalloc_index_aligned(size.max(1), 8).expect("a class");
         let Kmalloc { arena, pages, caches } = self;
         let cache = &mut caches[index];
-        assert_eq!(cache.ready.load(Ordering::Acquire), 2, "cache created");
+        if cache.ready.load(Ordering::Acquire) != 2 {
+            not_ready();
+        }
         let Cache { info, array, cpu, node, .. } = cache;
         let object = array
             .try_with(|array| match array.pop() {
@@ -217,16 +251,16 @@ impl Kmalloc {
         object
     }
 
-    /// `kfree` → `free_slab_object` → `KmemCache::free_located`.
+    /// `kfree` → `free_slab_object` → `KmemCache::free_found`.
     #[inline]
     fn kfree(&mut self, object: usize) {
         let Kmalloc { arena, pages, caches } = self;
         let (index, r) = {
-            let map = SlicePageMap { base_pfn: 0, pages };
+            let map = RawPageMap(pages.as_mut_ptr());
             slab::find_slab(arena, &map, object).expect("slab object")
         };
         let Cache { info, array, cpu, node, .. } = &mut caches[usize::from(index)];
-        slab::check_object(info, index, r, object).expect("valid object");
+        slab::check_slot(info, r, object).expect("valid object");
         array
             .try_with(|array| {
                 if !array.push(object).expect("valid free") {
@@ -238,6 +272,13 @@ impl Kmalloc {
     }
 }
 
+/// The kernel falls back to the page allocator before `kmem_cache_init`; the bench never gets here.
+#[cold]
+#[inline(never)]
+fn not_ready() -> ! {
+    panic!("kmalloc cache used before it was created");
+}
+
 /// `KmemCache::refill`: the CPU slab, with interrupts off.
 #[cold]
 #[inline(never)]
@@ -247,10 +288,10 @@ fn refill(
     cpu: &mut CpuSlab,
     node: &mut NodeSlabs,
     arena: &mut RawArena,
-    pages: &mut [Page],
+    pages: &mut Vec<Page>,
 ) -> usize {
     let irq = irq_save_model();
-    let mut map = SlicePageMap { base_pfn: 0, pages };
+    let mut map = RawPageMap(pages.as_mut_ptr());
     let object = array_cache::refill(array, info, cpu, arena, |cpu, arena| {
         slab::alloc_slow(info, cpu, node, arena, &mut map, 0)
     });
@@ -267,10 +308,10 @@ fn flush(
     cpu: &mut CpuSlab,
     node: &mut NodeSlabs,
     arena: &mut RawArena,
-    pages: &mut [Page],
+    pages: &mut Vec<Page>,
 ) {
     let irq = irq_save_model();
-    let mut map = SlicePageMap { base_pfn: 0, pages };
+    let mut map = RawPageMap(pages.as_mut_ptr());
     let count = array.batchcount as usize;
     array_cache::flush(array, count, info, cpu, arena, &mut map, |arena, map, slab, object| {
         slab::free_to_node(info, node, arena, map, slab, object)
@@ -448,6 +489,21 @@ fn main() {
     // Warm-up: touch the arenas and fill caches once.
     for a in all.iter_mut().take(4) {
         a.mixed();
+    }
+    if std::env::var_os("SLAB_BENCH_QUICK").is_some() {
+        // One row (64 B pairs) for trying a change quickly: run it several times and compare ratios.
+        let m = interleaved(&mut all, |a| a.pairs(64));
+        println!(
+            "pair 64 B: kmalloc {:.2}, talc+spinlock {:.2}, bare talc {:.2}, lla {:.2}, floor {:.2}; \
+             spinlock/ours {:.2}x",
+            m[0],
+            m[1],
+            m[2],
+            m[3],
+            m[4],
+            m[1] / m[0]
+        );
+        return;
     }
     let mut rows: Vec<(String, [f64; 5])> = [16usize, 32, 64, 128, 256, 512, 1024, 2048, 4096]
         .iter()

@@ -80,8 +80,12 @@ impl SlabBackend for KernelBackend {
         early::pfn_to_virt(pfn) as usize
     }
 
+    /// The frame under a direct-map address, if it has a descriptor. No walk of the direct map's RAM
+    /// ranges: the slab core reads only the descriptor (mapped for every present section) and accepts
+    /// the frame only when that says Slab, which no frame outside the direct map's RAM ever is.
+    #[inline]
     fn addr_to_pfn(&self, addr: usize) -> Option<u64> {
-        let pfn = early::virt_to_phys_checked(addr as u64)? >> PAGE_SHIFT;
+        let pfn = (addr as u64).checked_sub(super::layout::page_offset())? >> PAGE_SHIFT;
         pfn_valid(pfn).then_some(pfn)
     }
 
@@ -120,6 +124,8 @@ impl SlabBackend for KernelBackend {
 }
 
 /// Linux's slab error report.
+#[cold]
+#[inline(never)]
 fn report(cache: &CacheInfo, error: SlabError) {
     SLAB_REPORTS.fetch_add(1, Ordering::Relaxed);
     pr_err!("=============================================================================");
@@ -213,15 +219,28 @@ impl KmemCache {
         }
     }
 
-    /// Frees `addr`, found in `slab_ref` of cache `cache`: onto this CPU's array, flushing half of it
+    /// Frees `addr`, found in `slab_ref` of cache `cache` (which must be this one).
+    fn free_located(&self, cache: u16, slab_ref: slab::SlabRef, addr: usize) {
+        match slab::check_object(&self.info, cache, slab_ref, addr) {
+            Ok(()) => self.free_checked(slab_ref, addr),
+            Err(error) => report(&self.info, error),
+        }
+    }
+
+    /// Frees `addr`, found in `slab_ref`, whose descriptor named this cache (`kfree`).
+    #[inline]
+    fn free_found(&self, slab_ref: slab::SlabRef, addr: usize) {
+        match slab::check_slot(&self.info, slab_ref, addr) {
+            Ok(()) => self.free_checked(slab_ref, addr),
+            Err(error) => report(&self.info, error),
+        }
+    }
+
+    /// Frees an object known to start a slot of this cache: onto this CPU's array, flushing half of it
     /// first when it is full.
     #[inline]
-    fn free_located(&self, cache: u16, slab_ref: slab::SlabRef, addr: usize) {
+    fn free_checked(&self, slab_ref: slab::SlabRef, addr: usize) {
         let info = &self.info;
-        if let Err(error) = slab::check_object(info, cache, slab_ref, addr) {
-            report(info, error);
-            return;
-        }
         let result = self
             .array
             .try_with(|array| match array.push(addr) {
@@ -368,10 +387,11 @@ pub fn kmalloc_cache(index: usize) -> Option<&'static KmemCache> {
 }
 
 /// Frees an object of any cache by address (what `kfree` does for slab memory).
+#[inline]
 pub fn free_slab_object(addr: usize) -> Result<(), SlabError> {
     let (cache_index, slab_ref) = slab::find_slab(&KernelBackend, &Vmemmap, addr)?;
     let cache = cache_by_index(cache_index).ok_or(SlabError::NotSlabObject { addr })?;
-    cache.free_located(cache_index, slab_ref, addr);
+    cache.free_found(slab_ref, addr);
     Ok(())
 }
 

@@ -293,7 +293,14 @@ pub fn check_object(info: &CacheInfo, cache: u16, slab: SlabRef, addr: usize) ->
     if cache != info.index {
         return Err(SlabError::WrongCache { addr, cache });
     }
-    if info.layout.slot_index(addr - slab.base).is_none() {
+    check_slot(info, slab, addr)
+}
+
+/// Checks that `addr`, inside `slab` of this cache, starts an object (what [`check_object`] checks
+/// when the cache was itself found from the slab, as `kfree` finds it).
+#[inline]
+pub fn check_slot(info: &CacheInfo, slab: SlabRef, addr: usize) -> Result<(), SlabError> {
+    if !info.layout.is_slot_start(addr, slab.base) {
         return Err(SlabError::InvalidPointer { addr });
     }
     Ok(())

@@ -204,6 +204,12 @@ fn layouts_follow_linux() {
         for offset in 0..l.slab_bytes() {
             let expected = (offset % l.size == 0 && offset / l.size < l.objects).then(|| offset / l.size);
             assert_eq!(l.slot_index(offset), expected, "size {size} offset {offset}");
+            // Slabs start on page boundaries: any page-aligned base gives the same answer.
+            assert_eq!(
+                l.is_slot_start(0x7000 + offset, 0x7000),
+                expected.is_some(),
+                "size {size} offset {offset}"
+            );
         }
     }
     for size in [8, 16, 24, 100, 512, 1000, 3000, 4096, 5000, 8192] {
