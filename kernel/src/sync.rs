@@ -162,59 +162,45 @@ impl<T> PerCpu<T> {
     }
 }
 
-/// One `T` per CPU behind a busy flag rather than disabled interrupts (Linux's `local_trylock_t`): the
-/// owner's fast path is a plain load and two plain stores of the flag, no locked instruction and no
-/// CLI/STI. A context that finds its CPU's flag set — an interrupt handler that landed while the code it
-/// interrupted held the value — is refused and must take another path.
+/// One `T` per CPU for task context only (SLUB's per-CPU sheaves are used the same way): the owner's
+/// fast path is one load of the CPU's trap depth and a branch — no lock, no locked instruction, no
+/// CLI/STI, no store. A context that is not task context — a trap handler that interrupted kernel code,
+/// which might be in the middle of using the value — is refused and must take another path.
 ///
-/// Why plain moves are enough: only the owning CPU touches its slot; the kernel is not preemptible (see
-/// `sched`), so the code between taking and dropping the flag stays on this CPU; and interrupts nest, so
-/// a handler that found the flag clear has cleared it again before the interrupted code resumes. The
-/// compiler fences keep the value's accesses between the two flag writes. NMI handlers must not use it
-/// (as they must not use `PerCpu`).
-pub struct PerCpuTryLock<T> {
-    slots: [LocalSlot<T>; crate::mm::mmzone::NR_CPUS],
+/// Why that is enough: only the owning CPU touches its slot; in task context the code running is a task's
+/// own kernel code, and the kernel is not preemptible (see `sched`), so another task can only run on this
+/// CPU once this one blocks, yields or returns to user mode — never inside `f`, which must do none of
+/// these; every trap that interrupts kernel code raises the depth before its handler runs
+/// (`traps::trap_dispatch`), so it is refused. `f` must not use the same `PerCpuTask` again (as with
+/// `PerCpu`).
+pub struct PerCpuTask<T> {
+    slots: [UnsafeCell<T>; crate::mm::mmzone::NR_CPUS],
 }
 
-struct LocalSlot<T> {
-    busy: AtomicBool,
-    value: UnsafeCell<T>,
-}
+// SAFETY: a slot is reached only through `try_with`, on its own CPU, in task context, and `f` does not
+// re-enter (see the type's documentation), so no two references to it exist at once; `T: Send` lets
+// the value be used from whichever CPU owns it.
+unsafe impl<T: Send> Sync for PerCpuTask<T> {}
 
-// SAFETY: a slot's value is reached only through `try_with` on its own CPU while its busy flag is held
-// (see the type's documentation), so no two references to it exist at once; `T: Send` lets the value be
-// used from whichever CPU owns it.
-unsafe impl<T: Send> Sync for PerCpuTryLock<T> {}
-
-impl<T: Copy> PerCpuTryLock<T> {
+impl<T: Copy> PerCpuTask<T> {
     /// Every CPU's slot holds a copy of `value`.
     pub fn new(value: T) -> Self {
-        Self {
-            slots: core::array::from_fn(|_| LocalSlot {
-                busy: AtomicBool::new(false),
-                value: UnsafeCell::new(value),
-            }),
-        }
+        Self { slots: core::array::from_fn(|_| UnsafeCell::new(value)) }
     }
 }
 
-impl<T> PerCpuTryLock<T> {
-    /// Runs `f` on this CPU's slot unless this CPU already holds it (then `None`). Interrupts stay as
-    /// they are.
+impl<T> PerCpuTask<T> {
+    /// Runs `f` on this CPU's slot in task context; `None` in a trap handler that interrupted kernel
+    /// code. Interrupts stay as they are.
     #[inline]
     pub fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
-        let slot = &self.slots[crate::mm::mmzone::current_cpu()];
-        if slot.busy.load(Ordering::Relaxed) {
+        if !crate::arch::x86_64::traps::in_task() {
             return None;
         }
-        slot.busy.store(true, Ordering::Relaxed);
-        core::sync::atomic::compiler_fence(Ordering::Acquire);
-        // SAFETY: the flag was clear and this CPU set it; no other CPU uses the slot, and any context
-        // that interrupts us sees the flag and stays away, so this is the only reference to the value
-        // until the flag is cleared below.
-        let result = f(unsafe { &mut *slot.value.get() });
-        core::sync::atomic::compiler_fence(Ordering::Release);
-        slot.busy.store(false, Ordering::Relaxed);
-        Some(result)
+        let slot = &self.slots[crate::mm::mmzone::current_cpu()];
+        // SAFETY: task context on this CPU, which is the only CPU using the slot; no trap handler below
+        // us is using it (they are refused above) and `f` does not re-enter, so this is the only
+        // reference to the value while `f` runs.
+        Some(f(unsafe { &mut *slot.get() }))
     }
 }

@@ -2,8 +2,8 @@
 //! `linked_list_allocator` crates, in the same process, on the same workloads.
 //!
 //! Our side makes the kernel's calls (`kernel/src/mm/kmalloc.rs`, `slab.rs`) in the same order: size
-//! class by table, the kmalloc cache's ready check, the per-CPU object array behind its busy flag (the
-//! kernel's `PerCpuTryLock`, copied here instruction for instruction), and on `kfree` the frame's
+//! class by table, the kmalloc cache's ready check, the per-CPU object array behind its task-context
+//! check (the kernel's `PerCpuTask`, copied here instruction for instruction), and on `kfree` the frame's
 //! present-section bit, its descriptor (cache index, Slab owner) and the slot check, then the array. The
 //! refill and flush below the array run with the kernel's `local_irq_save`/`restore` modelled as
 //! `pushfq`/`popfq` (CLI/STI cannot run in user mode; popf is the dearer). Memory is a host arena with
@@ -17,7 +17,7 @@ use std::alloc::Layout as StdLayout;
 use std::cell::UnsafeCell;
 use std::hint::black_box;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering, compiler_fence};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::time::Instant;
 
 use mm_core::page::{PAGE_SIZE, Page, PageMap};
@@ -136,28 +136,30 @@ impl PageMap for RawPageMap {
     }
 }
 
-/// The kernel's `PerCpuTryLock` (`kernel/src/sync.rs`), instruction for instruction: a per-CPU busy flag
-/// read and written with plain moves (no locked instruction, interrupts stay on), so an interrupt that
-/// lands while the flag is set sees it and takes the array-free path instead.
-struct PerCpuTryLock<T> {
-    busy: AtomicBool,
+/// The kernel's trap depth per CPU (`kernel/src/arch/x86_64/traps.rs`): zero in task context.
+static KERNEL_TRAP_DEPTH: [AtomicU32; 8] = [const { AtomicU32::new(0) }; 8];
+
+/// The kernel's `PerCpuTask` (`kernel/src/sync.rs`) instruction for instruction: one load of this CPU's
+/// trap depth and a branch, then the value (no lock, no locked instruction, no store).
+struct PerCpuTask<T> {
     value: UnsafeCell<T>,
 }
 
-impl<T> PerCpuTryLock<T> {
+impl<T> PerCpuTask<T> {
     #[inline]
     fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
-        if self.busy.load(Ordering::Relaxed) {
+        if KERNEL_TRAP_DEPTH[current_cpu()].load(Ordering::Relaxed) != 0 {
             return None;
         }
-        self.busy.store(true, Ordering::Relaxed);
-        compiler_fence(Ordering::Acquire);
-        // SAFETY: the flag was clear and is now set: no other reference to the value exists (one thread).
-        let result = f(unsafe { &mut *self.value.get() });
-        compiler_fence(Ordering::Release);
-        self.busy.store(false, Ordering::Relaxed);
-        Some(result)
+        // SAFETY: one thread, and `f` never re-enters: this is the only reference to the value.
+        Some(f(unsafe { &mut *self.value.get() }))
     }
+}
+
+/// The kernel's `current_cpu` (one CPU).
+#[inline]
+fn current_cpu() -> usize {
+    0
 }
 
 /// The kernel's `local_irq_save`/`local_irq_restore` around the slab layer below the arrays (refill,
@@ -183,7 +185,7 @@ fn irq_restore_model(flags: u64) {
 struct Cache {
     ready: AtomicU8,
     info: CacheInfo,
-    array: PerCpuTryLock<ArrayCache>,
+    array: PerCpuTask<ArrayCache>,
     cpu: CpuSlab,
     node: NodeSlabs,
 }
@@ -212,10 +214,7 @@ impl Kmalloc {
                     ctor: None,
                 };
                 let info = CacheInfo::new(&spec, i as u16, 0x5eed ^ i as u64, 1).unwrap();
-                let array = PerCpuTryLock {
-                    busy: AtomicBool::new(false),
-                    value: UnsafeCell::new(ArrayCache::for_cache(&info)),
-                };
+                let array = PerCpuTask { value: UnsafeCell::new(ArrayCache::for_cache(&info)) };
                 Cache {
                     ready: AtomicU8::new(2),
                     info,
@@ -244,7 +243,7 @@ impl Kmalloc {
                 Some(object) => object,
                 None => refill(info, array, cpu, node, arena, pages),
             })
-            .expect("no interrupts here");
+            .expect("task context");
         if zero {
             arena.fill(object, info.layout.object_size, 0);
         }
@@ -268,7 +267,7 @@ impl Kmalloc {
                     array.push(object).expect("valid free");
                 }
             })
-            .expect("no interrupts here");
+            .expect("task context");
     }
 }
 

@@ -47,6 +47,20 @@ pub fn stress() -> Result<(), &'static str> {
     let cache = slab::kmem_cache_create("test_ctor_cache", 72, 8, SlabFlags::default(), Some(test_ctor))
         .map_err(|_| "kmem_cache_create failed")?;
     shrink_all();
+    // Task context: kmalloc and kfree go through this CPU's object array (none with slub_debug), and a
+    // shrink empties it.
+    let kmalloc_64 = slab::kmalloc_cache(3).ok_or("no kmalloc-64")?;
+    let has_array = kmalloc_64.info.flags.0 & SlabFlags::DEBUG.0 == 0;
+    let p = kmalloc(64, Gfp::GFP_KERNEL).ok_or("kmalloc failed")?;
+    let after_alloc = kmalloc_64.cpu_array_objects().ok_or("not task context")?;
+    kfree(p.as_ptr());
+    if kmalloc_64.cpu_array_objects() != Some(after_alloc + u32::from(has_array)) {
+        return Err("kfree did not put the object in the per-CPU array");
+    }
+    shrink_all();
+    if kmalloc_64.cpu_array_objects() != Some(0) {
+        return Err("shrink left objects in the per-CPU array");
+    }
     let baseline = free_pages();
     // (object, requested bytes, its number among objects of that request size); 0 bytes: a large block.
     let mut objects: Vec<(NonNull<u8>, usize, usize)> = Vec::with_capacity(16_384);

@@ -2,14 +2,16 @@
 //! `/proc/slabinfo` (Linux's `mm/slub.c`, `mm/slab_common.c`).
 //!
 //! The algorithm is `mm_core::slab` (host-tested); here each cache gets its per-CPU object array (a
-//! `PerCpuTryLock`: a busy flag, no lock and no CLI — the fast path), its per-CPU slab (a `PerCpu`,
+//! `PerCpuTask`: task context only, no lock, no CLI — the fast path), its per-CPU slab (a `PerCpu`,
 //! touched with interrupts off: refills and flushes of the array), per-node partial lists (a spinlock
 //! each: the slow path), and the backend that connects it to the buddy allocator and the direct map.
-//! Slab pages' descriptors name their cache, so freeing needs only the address. An interrupt that finds
-//! its CPU's array busy (it landed inside kmalloc or kfree) goes straight to the per-CPU slab.
+//! Slab pages' descriptors name their cache, so freeing needs only the address. A trap handler that
+//! interrupted kernel code (it may have landed inside kmalloc or kfree) goes straight to the per-CPU
+//! slab.
 //!
-//! Lock order: a CPU's object array (busy flag), then its slab state (interrupts off), then a node's
-//! partial-list lock, then the page allocator's locks.
+//! Lock order: a CPU's object array (task context), then its slab state (interrupts off), then a node's
+//! partial-list lock, then the page allocator's locks. Nothing under the array allocates from the same
+//! cache or switches tasks.
 
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
@@ -29,7 +31,7 @@ use super::early;
 use super::mmzone::{self, NR_CPUS};
 use super::page_alloc;
 use super::sparse::{Vmemmap, pfn_valid};
-use crate::sync::{OnceLock, PerCpu, PerCpuTryLock, SpinLock};
+use crate::sync::{OnceLock, PerCpu, PerCpuTask, SpinLock};
 use crate::{pr_err, pr_info, random};
 
 /// Most caches (the descriptor stores a 16-bit index; the registry is a fixed table).
@@ -39,7 +41,7 @@ pub const MAX_CACHES: usize = 256;
 pub struct KmemCache {
     pub info: CacheInfo,
     /// Free objects each CPU keeps (none for `slub_debug` caches).
-    array: PerCpuTryLock<ArrayCache>,
+    array: PerCpuTask<ArrayCache>,
     cpu: PerCpu<CpuSlab>,
     node: [SpinLock<NodeSlabs>; MAX_NUMNODES],
 }
@@ -145,7 +147,7 @@ fn report(cache: &CacheInfo, error: SlabError) {
 impl KmemCache {
     fn new(info: CacheInfo) -> Self {
         KmemCache {
-            array: PerCpuTryLock::new(ArrayCache::for_cache(&info)),
+            array: PerCpuTask::new(ArrayCache::for_cache(&info)),
             info,
             cpu: PerCpu::new([const { UnsafeCell::new(CpuSlab::EMPTY) }; NR_CPUS]),
             node: [const { SpinLock::new(NodeSlabs::EMPTY) }; MAX_NUMNODES],
@@ -194,7 +196,7 @@ impl KmemCache {
         })
     }
 
-    /// Allocation without the array (this CPU's array is busy: we interrupted its holder).
+    /// Allocation without the array (not task context: a trap handler that interrupted kernel code).
     #[cold]
     #[inline(never)]
     fn alloc_from_slab(&self) -> Result<usize, SlabError> {
@@ -279,7 +281,7 @@ impl KmemCache {
         });
     }
 
-    /// Frees without the array (a `slub_debug` cache, or this CPU's array is busy).
+    /// Frees without the array (a `slub_debug` cache, or not task context).
     #[cold]
     #[inline(never)]
     fn free_to_slab(&self, slab_ref: slab::SlabRef, addr: usize) -> Result<(), SlabError> {
@@ -293,6 +295,11 @@ impl KmemCache {
             }
             Err(error) => Err(error),
         })
+    }
+
+    /// Objects in this CPU's array (`None` outside task context).
+    pub fn cpu_array_objects(&self) -> Option<u32> {
+        self.array.try_with(|array| array.avail)
     }
 
     /// Gives every object of this CPU's array back to its slab (what a full array does with half of
