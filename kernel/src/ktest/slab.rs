@@ -57,6 +57,20 @@ pub fn stress() -> Result<(), &'static str> {
     if kmalloc_64.cpu_array_objects() != Some(after_alloc + u32::from(has_array)) {
         return Err("kfree did not put the object in the per-CPU array");
     }
+    // A trap handler that interrupted kernel code bypasses the array: straight to the CPU slab.
+    let in_array = kmalloc_64.cpu_array_objects();
+    let trap_side = crate::arch::x86_64::traps::as_if_in_trap(|| {
+        let objects: Vec<NonNull<u8>> = (0..100).filter_map(|_| kmalloc(64, Gfp::GFP_KERNEL)).collect();
+        let refused = kmalloc_64.cpu_array_objects().is_none();
+        let count = objects.len();
+        for p in objects {
+            kfree(p.as_ptr());
+        }
+        (count, refused)
+    });
+    if trap_side != (100, true) || kmalloc_64.cpu_array_objects() != in_array {
+        return Err("kmalloc in a trap handler touched the per-CPU array");
+    }
     shrink_all();
     if kmalloc_64.cpu_array_objects() != Some(0) {
         return Err("shrink left objects in the per-CPU array");

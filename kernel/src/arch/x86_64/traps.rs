@@ -122,6 +122,17 @@ pub(super) fn set_kernel_trap_depth(depth: u32) {
     KERNEL_TRAP_DEPTH[current_cpu()].store(depth, Ordering::Relaxed);
 }
 
+/// Runs `f` as if in a trap handler that interrupted kernel code (for in-kernel tests of the paths such
+/// handlers take).
+pub fn as_if_in_trap<R>(f: impl FnOnce() -> R) -> R {
+    set_kernel_trap_depth(kernel_trap_depth() + 1);
+    compiler_fence(Ordering::SeqCst);
+    let result = f();
+    compiler_fence(Ordering::SeqCst);
+    set_kernel_trap_depth(kernel_trap_depth() - 1);
+    result
+}
+
 /// Entered from `trap_common` with interrupts disabled. A trap from kernel mode counts in
 /// [`KERNEL_TRAP_DEPTH`] while its handler runs.
 #[unsafe(no_mangle)]
@@ -129,11 +140,7 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     if frame.is_from_user() {
         return dispatch(frame);
     }
-    set_kernel_trap_depth(kernel_trap_depth() + 1);
-    compiler_fence(Ordering::SeqCst);
-    dispatch(frame);
-    compiler_fence(Ordering::SeqCst);
-    set_kernel_trap_depth(kernel_trap_depth() - 1);
+    as_if_in_trap(|| dispatch(frame));
 }
 
 fn dispatch(frame: &mut TrapFrame) {
