@@ -2,8 +2,10 @@
 //! "sheaves" since Linux 6.18).
 //!
 //! Each CPU keeps, per cache, a small stack of free objects as plain pointers. Allocating pops it and
-//! freeing pushes onto it: neither touches the object's memory nor its slab's descriptor, so the hot path
-//! is a load and a store to memory only this CPU uses. The array is kernel-private memory, never object
+//! freeing pushes onto it: neither touches the object's memory or changes its slab (kfree only reads the
+//! descriptor that names the cache), so the hot path is a load and a store to memory only this CPU uses.
+//! The kernel lets only task context use a CPU's arrays (`sync::PerCpuTask`); a trap handler that
+//! interrupted kernel code goes to the CPU slab instead. The array is kernel-private memory, never object
 //! memory, so its entries need no obfuscation (as Linux's sheaves); the hardened free lists stay behind
 //! it: an empty array is refilled with `batchcount` objects taken from the CPU slab's free list (each
 //! free pointer decoded and checked then), and a full one gives its `batchcount` oldest objects back to
