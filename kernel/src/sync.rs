@@ -161,3 +161,46 @@ impl<T> PerCpu<T> {
         result
     }
 }
+
+/// One `T` per CPU for task context only (SLUB's per-CPU sheaves are used the same way): the owner's
+/// fast path is one load of the CPU's trap depth and a branch — no lock, no locked instruction, no
+/// CLI/STI, no store. A context that is not task context — a trap handler that interrupted kernel code,
+/// which might be in the middle of using the value — is refused and must take another path.
+///
+/// Why that is enough: only the owning CPU touches its slot; in task context the code running is a task's
+/// own kernel code, and the kernel is not preemptible (see `sched`), so another task can only run on this
+/// CPU once this one blocks, yields or returns to user mode — never inside `f`, which must do none of
+/// these; every trap that interrupts kernel code raises the depth before its handler runs
+/// (`traps::trap_dispatch`), so it is refused. `f` must not use the same `PerCpuTask` again (as with
+/// `PerCpu`).
+pub struct PerCpuTask<T> {
+    slots: [UnsafeCell<T>; crate::mm::mmzone::NR_CPUS],
+}
+
+// SAFETY: a slot is reached only through `try_with`, on its own CPU, in task context, and `f` does not
+// re-enter (see the type's documentation), so no two references to it exist at once; `T: Send` lets
+// the value be used from whichever CPU owns it.
+unsafe impl<T: Send> Sync for PerCpuTask<T> {}
+
+impl<T: Copy> PerCpuTask<T> {
+    /// Every CPU's slot holds a copy of `value`.
+    pub fn new(value: T) -> Self {
+        Self { slots: core::array::from_fn(|_| UnsafeCell::new(value)) }
+    }
+}
+
+impl<T> PerCpuTask<T> {
+    /// Runs `f` on this CPU's slot in task context; `None` in a trap handler that interrupted kernel
+    /// code. Interrupts stay as they are.
+    #[inline]
+    pub fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        if !crate::arch::x86_64::traps::in_task() {
+            return None;
+        }
+        let slot = &self.slots[crate::mm::mmzone::current_cpu()];
+        // SAFETY: task context on this CPU, which is the only CPU using the slot; no trap handler below
+        // us is using it (they are refused above) and `f` does not re-enter, so this is the only
+        // reference to the value while `f` runs.
+        Some(f(unsafe { &mut *slot.get() }))
+    }
+}

@@ -1,21 +1,31 @@
 //! `make bench` (slab part): kmalloc/kfree over the SLUB core against the `talc` and
 //! `linked_list_allocator` crates, in the same process, on the same workloads.
 //!
-//! Our side mirrors the kernel's kmalloc: thirteen size classes, a per-CPU fast path, and `kfree`
-//! finding the cache from the page descriptor (no size passed). Memory is a host arena with raw-pointer
-//! access, as the kernel's direct map. Workloads: alloc+free pairs of one size (16 B … 4 KiB) and a random
-//! mix of sizes with up to 10 000 live objects. Figures: ns per operation (median of 5 runs) and the
-//! peer/ours ratios. A "loop floor" column runs the pair loop with no allocator behind the two calls, so
-//! the allocators' own cost is the figure minus the floor.
+//! Our side makes the kernel's calls (`kernel/src/mm/kmalloc.rs`, `slab.rs`) in the same order: size
+//! class by table, the kmalloc cache's ready check, the per-CPU object array behind its task-context
+//! check (the kernel's `PerCpuTask`, copied here instruction for instruction), and on `kfree` the frame's
+//! present-section bit, its descriptor (cache index, Slab owner) and the slot check, then the array. The
+//! refill and flush below the array run with the kernel's `local_irq_save`/`restore` modelled as
+//! `pushfq`/`popfq` (CLI/STI cannot run in user mode; popf is the dearer). Memory is a host arena with
+//! raw-pointer access, as the kernel's direct map. Workloads: alloc+free pairs of one size (16 B … 4 KiB)
+//! and a random mix of sizes with up to 10 000 live objects. Figures: ns per operation (median of 5
+//! runs) and the peer/ours ratios. A "loop floor" column runs the pair loop with no allocator behind the
+//! two calls, so the allocators' own cost is the figure minus the floor. `SLAB_BENCH_QUICK=1` runs only
+//! the 64 B row.
 
 use std::alloc::Layout as StdLayout;
+use std::cell::UnsafeCell;
 use std::hint::black_box;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::time::Instant;
 
-use mm_core::page::{PAGE_SIZE, Page, SlicePageMap};
+use mm_core::page::{PAGE_SIZE, Page, PageMap};
 use mm_core::rng::Rng;
-use mm_core::slab::kmalloc::{KMALLOC_NAMES, KMALLOC_SIZES, kmalloc_index};
+use mm_core::slab::array_cache::{self, ArrayCache};
+use mm_core::slab::kmalloc::{
+    KMALLOC_MAX_CACHE_SIZE, KMALLOC_NAMES, KMALLOC_SIZES, kmalloc_align, kmalloc_index_aligned,
+};
 use mm_core::slab::{self, CacheInfo, CacheSpec, CpuSlab, NodeSlabs, SlabBackend, SlabError, SlabFlags};
 
 const ARENA_PAGES: usize = 64 * 1024; // 256 MiB
@@ -30,12 +40,22 @@ struct RawArena {
     /// Freed slabs by order, reused first (slab pages come back in the orders they left in).
     free: [Vec<u64>; 4],
     rng: Rng,
+    /// Which 128 MiB sections of the arena have descriptors (all of them), as the kernel's bitmap.
+    sections: Box<[u64; MAX_SECTIONS / 64]>,
 }
+
+/// The kernel's sparse-memory constants (`kernel/src/mm/sparse.rs`).
+const SECTION_PFN_SHIFT: u32 = 27 - 12;
+const MAX_SECTIONS: usize = 1 << 17;
 
 impl RawArena {
     fn new(memory: &mut [u8]) -> Self {
         let base = (memory.as_mut_ptr() as usize).next_multiple_of(PAGE_SIZE as usize);
-        RawArena { base, bump: 0, free: Default::default(), rng: Rng::from_seed(3) }
+        let mut sections = Box::new([0u64; MAX_SECTIONS / 64]);
+        for section in 0..(ARENA_PAGES >> SECTION_PFN_SHIFT).max(1) {
+            sections[section / 64] |= 1 << (section % 64);
+        }
+        RawArena { base, bump: 0, free: Default::default(), rng: Rng::from_seed(3), sections }
     }
 }
 
@@ -60,7 +80,10 @@ impl SlabBackend for RawArena {
     }
 
     fn addr_to_pfn(&self, addr: usize) -> Option<u64> {
-        addr.checked_sub(self.base).map(|offset| offset as u64 / PAGE_SIZE)
+        // As the kernel: the offset into the direct map, then the present-section bitmap (`pfn_valid`).
+        let pfn = addr.checked_sub(self.base)? as u64 / PAGE_SIZE;
+        let section = (pfn >> SECTION_PFN_SHIFT) as usize;
+        (section < MAX_SECTIONS && self.sections[section / 64] & (1 << (section % 64)) != 0).then_some(pfn)
     }
 
     fn read_word(&self, addr: usize) -> u64 {
@@ -97,11 +120,82 @@ impl SlabBackend for RawArena {
     }
 }
 
-/// kmalloc as the kernel builds it, on one CPU and one node.
+/// The kernel's `Vmemmap`: descriptors by pointer arithmetic, without a bounds check (every frame it is
+/// asked about passed `addr_to_pfn`'s section check or came from `alloc_pages`, so it lies in `pages`).
+struct RawPageMap(*mut Page);
+
+impl PageMap for RawPageMap {
+    fn page(&self, pfn: u64) -> &Page {
+        // SAFETY: `pfn` indexes the descriptor vector this map was made from (see the type).
+        unsafe { &*self.0.add(pfn as usize) }
+    }
+
+    fn page_mut(&mut self, pfn: u64) -> &mut Page {
+        // SAFETY: as `page`; the map is the only user of the vector while it lives.
+        unsafe { &mut *self.0.add(pfn as usize) }
+    }
+}
+
+/// The kernel's trap depth per CPU (`kernel/src/arch/x86_64/traps.rs`): zero in task context.
+static KERNEL_TRAP_DEPTH: [AtomicU32; 8] = [const { AtomicU32::new(0) }; 8];
+
+/// The kernel's `PerCpuTask` (`kernel/src/sync.rs`) instruction for instruction: one load of this CPU's
+/// trap depth and a branch, then the value (no lock, no locked instruction, no store).
+struct PerCpuTask<T> {
+    value: UnsafeCell<T>,
+}
+
+impl<T> PerCpuTask<T> {
+    #[inline]
+    fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        if KERNEL_TRAP_DEPTH[current_cpu()].load(Ordering::Relaxed) != 0 {
+            return None;
+        }
+        // SAFETY: one thread, and `f` never re-enters: this is the only reference to the value.
+        Some(f(unsafe { &mut *self.value.get() }))
+    }
+}
+
+/// The kernel's `current_cpu` (one CPU).
+#[inline]
+fn current_cpu() -> usize {
+    0
+}
+
+/// The kernel's `local_irq_save`/`local_irq_restore` around the slab layer below the arrays (refill,
+/// flush), as far as user mode can run them: `pushfq; pop` reads the flags as the kernel does, and
+/// `push; popfq` stands in for its `sti` (popf is the slower of the two, so this errs against us). CLI
+/// itself cannot run in user mode; nothing on the array fast path disables interrupts.
+#[inline(always)]
+fn irq_save_model() -> u64 {
+    let flags: u64;
+    // SAFETY: reads RFLAGS through the stack; no memory of ours is touched.
+    unsafe { core::arch::asm!("pushfq", "pop {}", out(reg) flags) };
+    flags
+}
+
+#[inline(always)]
+fn irq_restore_model(flags: u64) {
+    // SAFETY: writes back the RFLAGS value just read (user mode cannot change IF or IOPL with it).
+    unsafe { core::arch::asm!("push {}", "popfq", in(reg) flags) };
+}
+
+/// One kmalloc cache: its per-CPU array, CPU slab and node (one CPU, one node), and the kernel's
+/// `OnceLock` state word that `kmalloc_cache` checks before use.
+struct Cache {
+    ready: AtomicU8,
+    info: CacheInfo,
+    array: PerCpuTask<ArrayCache>,
+    cpu: CpuSlab,
+    node: NodeSlabs,
+}
+
+/// kmalloc as the kernel builds it, on one CPU and one node: the same calls as `kernel/src/mm/slab.rs`
+/// and `kmalloc.rs` make, with the same fast/cold split, over host memory.
 struct Kmalloc {
     arena: RawArena,
     pages: Vec<Page>,
-    caches: Vec<(CacheInfo, CpuSlab, NodeSlabs)>,
+    caches: Vec<Cache>,
 }
 
 impl Kmalloc {
@@ -112,35 +206,116 @@ impl Kmalloc {
             .zip(KMALLOC_NAMES)
             .enumerate()
             .map(|(i, (&size, name))| {
-                let spec =
-                    CacheSpec { name, object_size: size, align: 0, flags: SlabFlags::default(), ctor: None };
+                let spec = CacheSpec {
+                    name,
+                    object_size: size,
+                    align: kmalloc_align(i),
+                    flags: SlabFlags::default(),
+                    ctor: None,
+                };
                 let info = CacheInfo::new(&spec, i as u16, 0x5eed ^ i as u64, 1).unwrap();
-                (info, CpuSlab::default(), NodeSlabs::default())
+                let array = PerCpuTask { value: UnsafeCell::new(ArrayCache::for_cache(&info)) };
+                Cache {
+                    ready: AtomicU8::new(2),
+                    info,
+                    array,
+                    cpu: CpuSlab::default(),
+                    node: NodeSlabs::default(),
+                }
             })
             .collect();
         Kmalloc { arena, pages: (0..ARENA_PAGES).map(|_| Page::new_reserved(0, 0)).collect(), caches }
     }
 
+    /// `kmalloc_aligned(size, 8, gfp)` → `KmemCache::alloc`.
     #[inline]
-    fn kmalloc(&mut self, size: usize) -> usize {
-        let (info, cpu, node) = &mut self.caches[kmalloc_index(size).expect("small size")];
-        if let Some(object) = slab::alloc_fast(info, cpu, &mut self.arena) {
-            return object;
+    fn kmalloc(&mut self, size: usize, zero: bool) -> usize {
+        assert!(size <= KMALLOC_MAX_CACHE_SIZE, "small sizes only");
+        let index = kmalloc_index_aligned(size.max(1), 8).expect("a class");
+        let Kmalloc { arena, pages, caches } = self;
+        let cache = &mut caches[index];
+        if cache.ready.load(Ordering::Acquire) != 2 {
+            not_ready();
         }
-        let mut map = SlicePageMap { base_pfn: 0, pages: &mut self.pages };
-        slab::alloc_slow(info, cpu, node, &mut self.arena, &mut map, 0).expect("arena large enough")
+        let Cache { info, array, cpu, node, .. } = cache;
+        let object = array
+            .try_with(|array| match array.pop() {
+                Some(object) => object,
+                None => refill(info, array, cpu, node, arena, pages),
+            })
+            .expect("task context");
+        if zero {
+            arena.fill(object, info.layout.object_size, 0);
+        }
+        object
     }
 
+    /// `kfree` → `free_slab_object` → `KmemCache::free_found`.
     #[inline]
     fn kfree(&mut self, object: usize) {
-        let mut map = SlicePageMap { base_pfn: 0, pages: &mut self.pages };
-        let (index, r) = slab::find_slab(&self.arena, &map, object).expect("slab object");
-        let (info, cpu, node) = &mut self.caches[usize::from(index)];
-        slab::check_object(info, index, r, object).expect("valid object");
-        if !slab::free_to_cpu(info, cpu, &mut self.arena, r, object).expect("valid free") {
-            slab::free_to_node(info, node, &mut self.arena, &mut map, r, object).expect("valid free");
-        }
+        let Kmalloc { arena, pages, caches } = self;
+        let (index, r) = {
+            let map = RawPageMap(pages.as_mut_ptr());
+            slab::find_slab(arena, &map, object).expect("slab object")
+        };
+        let Cache { info, array, cpu, node, .. } = &mut caches[usize::from(index)];
+        slab::check_slot(info, r, object).expect("valid object");
+        array
+            .try_with(|array| {
+                if !array.push(object).expect("valid free") {
+                    flush(info, array, cpu, node, arena, pages);
+                    array.push(object).expect("valid free");
+                }
+            })
+            .expect("task context");
     }
+}
+
+/// The kernel falls back to the page allocator before `kmem_cache_init`; the bench never gets here.
+#[cold]
+#[inline(never)]
+fn not_ready() -> ! {
+    panic!("kmalloc cache used before it was created");
+}
+
+/// `KmemCache::refill`: the CPU slab, with interrupts off.
+#[cold]
+#[inline(never)]
+fn refill(
+    info: &CacheInfo,
+    array: &mut ArrayCache,
+    cpu: &mut CpuSlab,
+    node: &mut NodeSlabs,
+    arena: &mut RawArena,
+    pages: &mut Vec<Page>,
+) -> usize {
+    let irq = irq_save_model();
+    let mut map = RawPageMap(pages.as_mut_ptr());
+    let object = array_cache::refill(array, info, cpu, arena, |cpu, arena| {
+        slab::alloc_slow(info, cpu, node, arena, &mut map, 0)
+    });
+    irq_restore_model(irq);
+    object.expect("arena large enough")
+}
+
+/// `KmemCache::flush` of half the array: the CPU slab, with interrupts off.
+#[cold]
+#[inline(never)]
+fn flush(
+    info: &CacheInfo,
+    array: &mut ArrayCache,
+    cpu: &mut CpuSlab,
+    node: &mut NodeSlabs,
+    arena: &mut RawArena,
+    pages: &mut Vec<Page>,
+) {
+    let irq = irq_save_model();
+    let mut map = RawPageMap(pages.as_mut_ptr());
+    let count = array.batchcount as usize;
+    array_cache::flush(array, count, info, cpu, arena, &mut map, |arena, map, slab, object| {
+        slab::free_to_node(info, node, arena, map, slab, object)
+    });
+    irq_restore_model(irq);
 }
 
 /// A peer allocator's alloc/free pair. The workloads are default methods, so each allocator gets its own
@@ -249,7 +424,7 @@ impl Peer for LlaPeer {
 
 impl Peer for Kmalloc {
     fn alloc(&mut self, size: usize) -> usize {
-        self.kmalloc(size)
+        self.kmalloc(size, false)
     }
     fn free(&mut self, ptr: usize, _size: usize) {
         self.kfree(ptr)
@@ -313,6 +488,21 @@ fn main() {
     // Warm-up: touch the arenas and fill caches once.
     for a in all.iter_mut().take(4) {
         a.mixed();
+    }
+    if std::env::var_os("SLAB_BENCH_QUICK").is_some() {
+        // One row (64 B pairs) for trying a change quickly: run it several times and compare ratios.
+        let m = interleaved(&mut all, |a| a.pairs(64));
+        println!(
+            "pair 64 B: kmalloc {:.2}, talc+spinlock {:.2}, bare talc {:.2}, lla {:.2}, floor {:.2}; \
+             spinlock/ours {:.2}x",
+            m[0],
+            m[1],
+            m[2],
+            m[3],
+            m[4],
+            m[1] / m[0]
+        );
+        return;
     }
     let mut rows: Vec<(String, [f64; 5])> = [16usize, 32, 64, 128, 256, 512, 1024, 2048, 4096]
         .iter()

@@ -47,6 +47,34 @@ pub fn stress() -> Result<(), &'static str> {
     let cache = slab::kmem_cache_create("test_ctor_cache", 72, 8, SlabFlags::default(), Some(test_ctor))
         .map_err(|_| "kmem_cache_create failed")?;
     shrink_all();
+    // Task context: kmalloc and kfree go through this CPU's object array (none with slub_debug), and a
+    // shrink empties it.
+    let kmalloc_64 = slab::kmalloc_cache(3).ok_or("no kmalloc-64")?;
+    let has_array = kmalloc_64.info.flags.0 & SlabFlags::DEBUG.0 == 0;
+    let p = kmalloc(64, Gfp::GFP_KERNEL).ok_or("kmalloc failed")?;
+    let after_alloc = kmalloc_64.cpu_array_objects().ok_or("not task context")?;
+    kfree(p.as_ptr());
+    if kmalloc_64.cpu_array_objects() != Some(after_alloc + u32::from(has_array)) {
+        return Err("kfree did not put the object in the per-CPU array");
+    }
+    // A trap handler that interrupted kernel code bypasses the array: straight to the CPU slab.
+    let in_array = kmalloc_64.cpu_array_objects();
+    let trap_side = crate::arch::x86_64::traps::as_if_in_trap(|| {
+        let objects: Vec<NonNull<u8>> = (0..100).filter_map(|_| kmalloc(64, Gfp::GFP_KERNEL)).collect();
+        let refused = kmalloc_64.cpu_array_objects().is_none();
+        let count = objects.len();
+        for p in objects {
+            kfree(p.as_ptr());
+        }
+        (count, refused)
+    });
+    if trap_side != (100, true) || kmalloc_64.cpu_array_objects() != in_array {
+        return Err("kmalloc in a trap handler touched the per-CPU array");
+    }
+    shrink_all();
+    if kmalloc_64.cpu_array_objects() != Some(0) {
+        return Err("shrink left objects in the per-CPU array");
+    }
     let baseline = free_pages();
     // (object, requested bytes, its number among objects of that request size); 0 bytes: a large block.
     let mut objects: Vec<(NonNull<u8>, usize, usize)> = Vec::with_capacity(16_384);
@@ -165,11 +193,26 @@ pub fn corruption() -> Result<(), &'static str> {
     let before = SLAB_REPORTS.load(Ordering::Relaxed);
     let cache = slab::kmalloc_cache(3).ok_or("no kmalloc-64")?;
     let fp = cache.info.layout.free_pointer;
-    let a = kmalloc(64, Gfp::GFP_KERNEL).ok_or("kmalloc failed")?;
-    let b = kmalloc(64, Gfp::GFP_KERNEL).ok_or("kmalloc failed")?;
+    // Two objects of this CPU's active slab: after a shrink, the next kmalloc refills the empty array
+    // from one slab; when that slab had a single free object, keep it and try again.
+    let mut held = Vec::new();
+    let (a, b) = loop {
+        cache.shrink();
+        let a = kmalloc(64, Gfp::GFP_KERNEL).ok_or("kmalloc failed")?;
+        let b = kmalloc(64, Gfp::GFP_KERNEL).ok_or("kmalloc failed")?;
+        if (a.as_ptr() as usize) >> 12 == (b.as_ptr() as usize) >> 12 {
+            break (a, b);
+        }
+        held.extend([a, b]);
+        if held.len() > 4096 {
+            return Err("no two objects from one slab");
+        }
+    };
     kfree(b.as_ptr());
     kfree(a.as_ptr());
-    // Now `a` heads this CPU's free list and points to `b`. Overwrite that pointer.
+    // The per-CPU array holds them without touching their memory; flushing it puts them on the free
+    // list of their slab — still this CPU's — so `a` heads it and points to `b`. Overwrite that pointer.
+    cache.flush_cpu_array();
     pr_info!("test=slab_corruption: overwriting the free pointer inside freed object {:p}", a.as_ptr());
     // SAFETY: deliberately corrupting freed slab memory the test just owned; the allocator must notice.
     unsafe { (a.as_ptr().add(fp) as *mut u64).write(0x4141_4141_4141_4141) };
@@ -183,6 +226,9 @@ pub fn corruption() -> Result<(), &'static str> {
     }
     kfree(first.as_ptr());
     kfree(second.as_ptr());
+    for p in held.drain(..) {
+        kfree(p.as_ptr());
+    }
 
     let x = kmalloc(64, Gfp::GFP_KERNEL).ok_or("kmalloc failed")?;
     pr_info!("test=slab_corruption: freeing {:p} twice", x.as_ptr());

@@ -74,16 +74,24 @@ fn owner_of(ptr: NonNull<u8>) -> Owner {
 }
 
 /// Frees memory from `kmalloc` (Linux's `kfree`); a null pointer is ignored, an invalid one reported.
+/// Slab objects (the common case) need one descriptor lookup; everything else is sorted out after.
+#[inline]
 pub fn kfree(ptr: *mut u8) {
     let Some(ptr) = NonNull::new(ptr) else { return };
+    match slab::free_slab_object(ptr.as_ptr() as usize) {
+        Ok(()) => {}
+        Err(SlabError::NotSlabObject { .. }) => kfree_pages(ptr),
+        Err(error) => pr_err!("kfree({:p}): {error}", ptr.as_ptr()),
+    }
+}
+
+/// `kfree` of something that is not a slab object: a page block, or an invalid pointer.
+#[cold]
+#[inline(never)]
+fn kfree_pages(ptr: NonNull<u8>) {
     match owner_of(ptr) {
-        Owner::Slab => {
-            if let Err(error) = slab::free_slab_object(ptr.as_ptr() as usize) {
-                pr_err!("kfree({:p}): {error}", ptr.as_ptr());
-            }
-        }
         Owner::Pages { pfn, order } => page_alloc::free_pages_raw(pfn, order),
-        Owner::Invalid => {
+        Owner::Slab | Owner::Invalid => {
             pr_err!(
                 "kfree({:p}): {}",
                 ptr.as_ptr(),

@@ -1,13 +1,17 @@
 //! The kernel's slab caches (SLUB, seed 000 §33–§37): `kmem_cache_create`, `kmem_cache_alloc/free`,
 //! `/proc/slabinfo` (Linux's `mm/slub.c`, `mm/slab_common.c`).
 //!
-//! The algorithm is `mm_core::slab` (host-tested); here each cache gets its per-CPU state (a `PerCpu`,
-//! touched with interrupts off and no lock: the fast path) and per-node partial lists (a spinlock each:
-//! the slow path), and the backend that connects it to the buddy allocator and the direct map. Slab pages'
-//! descriptors name their cache, so freeing needs only the address.
+//! The algorithm is `mm_core::slab` (host-tested); here each cache gets its per-CPU object array (a
+//! `PerCpuTask`: task context only, no lock, no CLI — the fast path), its per-CPU slab (a `PerCpu`,
+//! touched with interrupts off: refills and flushes of the array), per-node partial lists (a spinlock
+//! each: the slow path), and the backend that connects it to the buddy allocator and the direct map.
+//! Slab pages' descriptors name their cache, so freeing needs only the address. A trap handler that
+//! interrupted kernel code (it may have landed inside kmalloc or kfree) goes straight to the per-CPU
+//! slab.
 //!
-//! Lock order: a CPU's slab state (interrupts off), then a node's partial-list lock, then the page
-//! allocator's locks.
+//! Lock order: a CPU's object array (task context), then its slab state (interrupts off), then a node's
+//! partial-list lock, then the page allocator's locks. Nothing under the array allocates from the same
+//! cache or switches tasks.
 
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
@@ -16,6 +20,7 @@ use core::sync::atomic::{AtomicPtr, AtomicU16, AtomicU64, Ordering};
 use mm_core::gfp::Gfp;
 use mm_core::numa::MAX_NUMNODES;
 use mm_core::page::{PAGE_SHIFT, PageMap};
+use mm_core::slab::array_cache::{self, ARRAY_CACHE_MAX, ArrayCache};
 use mm_core::slab::kmalloc::{KMALLOC_NAMES, KMALLOC_SIZES, kmalloc_align};
 use mm_core::slab::slabinfo::{self, SlabinfoRow};
 use mm_core::slab::{
@@ -26,7 +31,7 @@ use super::early;
 use super::mmzone::{self, NR_CPUS};
 use super::page_alloc;
 use super::sparse::{Vmemmap, pfn_valid};
-use crate::sync::{OnceLock, PerCpu, SpinLock};
+use crate::sync::{OnceLock, PerCpu, PerCpuTask, SpinLock};
 use crate::{pr_err, pr_info, random};
 
 /// Most caches (the descriptor stores a 16-bit index; the registry is a fixed table).
@@ -35,6 +40,8 @@ pub const MAX_CACHES: usize = 256;
 /// A slab cache.
 pub struct KmemCache {
     pub info: CacheInfo,
+    /// Free objects each CPU keeps (none for `slub_debug` caches).
+    array: PerCpuTask<ArrayCache>,
     cpu: PerCpu<CpuSlab>,
     node: [SpinLock<NodeSlabs>; MAX_NUMNODES],
 }
@@ -75,8 +82,12 @@ impl SlabBackend for KernelBackend {
         early::pfn_to_virt(pfn) as usize
     }
 
+    /// The frame under a direct-map address, if it has a descriptor. No walk of the direct map's RAM
+    /// ranges: the slab core reads only the descriptor (mapped for every present section) and accepts
+    /// the frame only when that says Slab, which no frame outside the direct map's RAM ever is.
+    #[inline]
     fn addr_to_pfn(&self, addr: usize) -> Option<u64> {
-        let pfn = early::virt_to_phys_checked(addr as u64)? >> PAGE_SHIFT;
+        let pfn = (addr as u64).checked_sub(super::layout::page_offset())? >> PAGE_SHIFT;
         pfn_valid(pfn).then_some(pfn)
     }
 
@@ -115,6 +126,8 @@ impl SlabBackend for KernelBackend {
 }
 
 /// Linux's slab error report.
+#[cold]
+#[inline(never)]
 fn report(cache: &CacheInfo, error: SlabError) {
     SLAB_REPORTS.fetch_add(1, Ordering::Relaxed);
     pr_err!("=============================================================================");
@@ -134,35 +147,68 @@ fn report(cache: &CacheInfo, error: SlabError) {
 impl KmemCache {
     fn new(info: CacheInfo) -> Self {
         KmemCache {
+            array: PerCpuTask::new(ArrayCache::for_cache(&info)),
             info,
             cpu: PerCpu::new([const { UnsafeCell::new(CpuSlab::EMPTY) }; NR_CPUS]),
             node: [const { SpinLock::new(NodeSlabs::EMPTY) }; MAX_NUMNODES],
         }
     }
 
-    /// Allocates an object (Linux's `kmem_cache_alloc`).
+    /// Allocates an object (Linux's `kmem_cache_alloc`): the top of this CPU's array, else a refill.
+    #[inline]
     pub fn alloc(&self, gfp: Gfp) -> Option<NonNull<u8>> {
+        let object = self
+            .array
+            .try_with(|array| match array.pop() {
+                Some(object) => Ok(object),
+                None => self.refill(array),
+            })
+            .unwrap_or_else(|| self.alloc_from_slab());
+        let object = match object {
+            Ok(object) => object,
+            Err(error) => return self.alloc_failed(error),
+        };
+        if gfp.contains(Gfp::__GFP_ZERO) {
+            KernelBackend.fill(object, self.info.layout.object_size, 0);
+        }
+        NonNull::new(object as *mut u8)
+    }
+
+    #[cold]
+    fn alloc_failed(&self, error: SlabError) -> Option<NonNull<u8>> {
+        if error != SlabError::NoMemory {
+            report(&self.info, error);
+        }
+        None
+    }
+
+    /// An empty array: one object for the caller and a batch for the array, from the CPU slab.
+    #[cold]
+    #[inline(never)]
+    fn refill(&self, array: &mut ArrayCache) -> Result<usize, SlabError> {
         let info = &self.info;
-        let object = self.cpu.with(|cpu| {
+        self.cpu.with(|cpu| {
+            array_cache::refill(array, info, cpu, &mut KernelBackend, |cpu, backend| {
+                let nid = mmzone::current_node();
+                let mut node = self.node[nid].lock();
+                slab::alloc_slow(info, cpu, &mut node, backend, &mut Vmemmap, nid)
+            })
+        })
+    }
+
+    /// Allocation without the array (not task context: a trap handler that interrupted kernel code).
+    #[cold]
+    #[inline(never)]
+    fn alloc_from_slab(&self) -> Result<usize, SlabError> {
+        let info = &self.info;
+        self.cpu.with(|cpu| {
             if let Some(object) = slab::alloc_fast(info, cpu, &mut KernelBackend) {
                 return Ok(object);
             }
             let nid = mmzone::current_node();
             let mut node = self.node[nid].lock();
             slab::alloc_slow(info, cpu, &mut node, &mut KernelBackend, &mut Vmemmap, nid)
-        });
-        let object = match object {
-            Ok(object) => object,
-            Err(SlabError::NoMemory) => return None,
-            Err(error) => {
-                report(info, error);
-                return None;
-            }
-        };
-        if gfp.contains(Gfp::__GFP_ZERO) {
-            KernelBackend.fill(object, info.layout.object_size, 0);
-        }
-        NonNull::new(object as *mut u8)
+        })
     }
 
     /// Frees an object of this cache (Linux's `kmem_cache_free`); bad pointers and double frees are
@@ -175,31 +221,98 @@ impl KmemCache {
         }
     }
 
+    /// Frees `addr`, found in `slab_ref` of cache `cache` (which must be this one).
     fn free_located(&self, cache: u16, slab_ref: slab::SlabRef, addr: usize) {
-        let info = &self.info;
-        if let Err(error) = slab::check_object(info, cache, slab_ref, addr) {
-            report(info, error);
-            return;
+        match slab::check_object(&self.info, cache, slab_ref, addr) {
+            Ok(()) => self.free_checked(slab_ref, addr),
+            Err(error) => report(&self.info, error),
         }
-        let result =
-            self.cpu.with(|cpu| match slab::free_to_cpu(info, cpu, &mut KernelBackend, slab_ref, addr) {
+    }
+
+    /// Frees `addr`, found in `slab_ref`, whose descriptor named this cache (`kfree`).
+    #[inline]
+    fn free_found(&self, slab_ref: slab::SlabRef, addr: usize) {
+        match slab::check_slot(&self.info, slab_ref, addr) {
+            Ok(()) => self.free_checked(slab_ref, addr),
+            Err(error) => report(&self.info, error),
+        }
+    }
+
+    /// Frees an object known to start a slot of this cache: onto this CPU's array, flushing half of it
+    /// first when it is full.
+    #[inline]
+    fn free_checked(&self, slab_ref: slab::SlabRef, addr: usize) {
+        let info = &self.info;
+        let result = self
+            .array
+            .try_with(|array| match array.push(addr) {
                 Ok(true) => Ok(()),
-                Ok(false) => {
-                    let nid = usize::from(Vmemmap.page(slab_ref.head).node);
-                    let mut node = self.node[nid].lock();
-                    slab::free_to_node(info, &mut node, &mut KernelBackend, &mut Vmemmap, slab_ref, addr)
+                Ok(false) if array.enabled() => {
+                    self.flush(array, array.batchcount as usize);
+                    array.push(addr).map(|_| ())
                 }
+                Ok(false) => self.free_to_slab(slab_ref, addr),
                 Err(error) => Err(error),
-            });
+            })
+            .unwrap_or_else(|| self.free_to_slab(slab_ref, addr));
         if let Err(error) = result {
             report(info, error);
         }
     }
 
-    /// Returns this CPU's active slab to its node and every empty partial slab to the buddy allocator
-    /// (Linux's `kmem_cache_shrink`); returns the slabs freed.
+    /// Gives the `count` oldest objects of this CPU's array back to their slabs.
+    #[cold]
+    #[inline(never)]
+    fn flush(&self, array: &mut ArrayCache, count: usize) {
+        let info = &self.info;
+        self.cpu.with(|cpu| {
+            array_cache::flush(
+                array,
+                count,
+                info,
+                cpu,
+                &mut KernelBackend,
+                &mut Vmemmap,
+                |backend, map, slab_ref, object| {
+                    let nid = usize::from(map.page(slab_ref.head).node);
+                    slab::free_to_node(info, &mut self.node[nid].lock(), backend, map, slab_ref, object)
+                },
+            );
+        });
+    }
+
+    /// Frees without the array (a `slub_debug` cache, or not task context).
+    #[cold]
+    #[inline(never)]
+    fn free_to_slab(&self, slab_ref: slab::SlabRef, addr: usize) -> Result<(), SlabError> {
+        let info = &self.info;
+        self.cpu.with(|cpu| match slab::free_to_cpu(info, cpu, &mut KernelBackend, slab_ref, addr) {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                let nid = usize::from(Vmemmap.page(slab_ref.head).node);
+                let mut node = self.node[nid].lock();
+                slab::free_to_node(info, &mut node, &mut KernelBackend, &mut Vmemmap, slab_ref, addr)
+            }
+            Err(error) => Err(error),
+        })
+    }
+
+    /// Objects in this CPU's array (`None` outside task context).
+    pub fn cpu_array_objects(&self) -> Option<u32> {
+        self.array.try_with(|array| array.avail)
+    }
+
+    /// Gives every object of this CPU's array back to its slab (what a full array does with half of
+    /// it).
+    pub fn flush_cpu_array(&self) {
+        self.array.try_with(|array| self.flush(array, ARRAY_CACHE_MAX));
+    }
+
+    /// Returns this CPU's array and active slab to the node and every empty partial slab to the buddy
+    /// allocator (Linux's `kmem_cache_shrink`); returns the slabs freed.
     pub fn shrink(&self) -> u64 {
         let info = &self.info;
+        self.flush_cpu_array();
         self.cpu.with(|cpu| {
             if let Some(head) = cpu.slab {
                 let nid = usize::from(Vmemmap.page(head).node);
@@ -212,11 +325,13 @@ impl KmemCache {
             .sum()
     }
 
-    /// The cache's `/proc/slabinfo` figures.
+    /// The cache's `/proc/slabinfo` figures. Objects in this CPU's array and on its slab's free list
+    /// count as free (not active).
     fn row(&self) -> (u64, u64, u64) {
         let info = &self.info;
+        let in_array = self.array.try_with(|array| u64::from(array.avail)).unwrap_or(0);
         let cpu_free = self.cpu.with(|cpu| slab::cpu_free_objects(info, cpu, &KernelBackend, &Vmemmap));
-        let (mut total, mut slabs, mut free) = (0, 0, cpu_free);
+        let (mut total, mut slabs, mut free) = (0, 0, cpu_free + in_array);
         for node in &self.node {
             let node = node.lock();
             total += node.total_objects;
@@ -279,10 +394,11 @@ pub fn kmalloc_cache(index: usize) -> Option<&'static KmemCache> {
 }
 
 /// Frees an object of any cache by address (what `kfree` does for slab memory).
+#[inline]
 pub fn free_slab_object(addr: usize) -> Result<(), SlabError> {
     let (cache_index, slab_ref) = slab::find_slab(&KernelBackend, &Vmemmap, addr)?;
     let cache = cache_by_index(cache_index).ok_or(SlabError::NotSlabObject { addr })?;
-    cache.free_located(cache_index, slab_ref, addr);
+    cache.free_found(slab_ref, addr);
     Ok(())
 }
 

@@ -47,7 +47,12 @@ pub fn kmalloc_align(index: usize) -> usize {
 }
 
 /// The cache for a request of `size` bytes aligned to `align`, if one can serve it.
+#[inline]
 pub fn kmalloc_index_aligned(size: usize, align: usize) -> Option<usize> {
+    if align <= 8 {
+        // Every class is at least word aligned: the size alone decides.
+        return kmalloc_index(size);
+    }
     let first = kmalloc_index(size.max(align))?;
     (first..KMALLOC_SIZES.len()).find(|&i| kmalloc_align(i) >= align)
 }

@@ -94,6 +94,10 @@ pub struct Layout {
     /// log2(size) when the size is a power of two (most kmalloc classes): a shift and a mask then
     /// replace the multiplications.
     pub size_shift: Option<u32>,
+    /// `size - 1` when the size is a power of two no larger than a page, else 0. Slabs start on page
+    /// boundaries and such slots tile the whole slab, so an address inside a slab starts an object
+    /// exactly when `addr & slot_mask == 0` (no slab base needed).
+    pub slot_mask: usize,
 }
 
 /// Linux's `calculate_alignment`.
@@ -187,6 +191,7 @@ impl Layout {
             reciprocal: (1u64 << 32).div_ceil(size as u64),
             span: size * objects_in(order, size),
             size_shift: size.is_power_of_two().then(|| size.trailing_zeros()),
+            slot_mask: if size.is_power_of_two() && size <= PAGE_SIZE as usize { size - 1 } else { 0 },
         })
     }
 
@@ -201,6 +206,16 @@ impl Layout {
         }
         let index = ((offset as u64 * self.reciprocal) >> 32) as usize;
         (index * self.size == offset).then_some(index)
+    }
+
+    /// Whether `addr`, inside the slab at `base`, starts an object: [`Layout::slot_index`] of the
+    /// offset, or the mask alone when the layout has one.
+    #[inline]
+    pub fn is_slot_start(&self, addr: usize, base: usize) -> bool {
+        if self.slot_mask != 0 {
+            return addr & self.slot_mask == 0;
+        }
+        self.slot_index(addr - base).is_some()
     }
 
     /// Bytes of the slab.

@@ -9,10 +9,14 @@
 //! partial list, and an empty one returns to the buddy allocator once the node keeps `min_partial`
 //! partial slabs.
 //!
+//! In front of all this, each CPU keeps a small array of free objects per cache (`array_cache.rs`):
+//! kmalloc and kfree pop and push plain pointers there, and only an empty or full array comes down to
+//! the free lists above, a batch of objects at a time.
+//!
 //! Slab state lives in the first page's descriptor (the kernel looks it up from any object address, so
-//! `kfree` needs no size): `owner` = Slab and `order` on every page, and on the first page
-//! `private` = cache index | in-use objects << 16 | objects << 32 | frozen << 48 and `mapcount` = free
-//! list head (offset + 1, 0 for none). Partial slabs are linked through the descriptors' list links.
+//! `kfree` needs no size): `owner` = Slab, `order` and the cache index (low 16 bits of `private`) on
+//! every page, and on the first page `private` = cache index | in-use objects << 16 | objects << 32 |
+//! frozen << 48 and `mapcount` = free list head (offset + 1, 0 for none). Partial slabs are linked through the descriptors' list links.
 //!
 //! Hardening: free pointers are obfuscated and checked before use (`freelist.rs`), new slabs hand out
 //! their objects in random order, freeing the object that heads the free list is a double free; with
@@ -20,6 +24,7 @@
 //! Every problem is reported through [`SlabBackend::report`] and the damaged free list is abandoned
 //! rather than followed.
 
+pub mod array_cache;
 pub mod debug;
 pub mod freelist;
 pub mod kmalloc;
@@ -275,8 +280,10 @@ pub fn find_slab(
     if page.owner() != PageOwner::Slab {
         return Err(SlabError::NotSlabObject { addr });
     }
+    // Every page of a slab carries its cache's index in the low bits of `private` (`new_slab`), so the
+    // head's descriptor need not be read.
     let head = pfn & !((1u64 << page.order) - 1);
-    let cache = map.page(head).private as u16;
+    let cache = page.private as u16;
     Ok((cache, SlabRef { head, base: backend.pfn_to_addr(head) }))
 }
 
@@ -286,7 +293,14 @@ pub fn check_object(info: &CacheInfo, cache: u16, slab: SlabRef, addr: usize) ->
     if cache != info.index {
         return Err(SlabError::WrongCache { addr, cache });
     }
-    if info.layout.slot_index(addr - slab.base).is_none() {
+    check_slot(info, slab, addr)
+}
+
+/// Checks that `addr`, inside `slab` of this cache, starts an object (what [`check_object`] checks
+/// when the cache was itself found from the slab, as `kfree` finds it).
+#[inline]
+pub fn check_slot(info: &CacheInfo, slab: SlabRef, addr: usize) -> Result<(), SlabError> {
+    if !info.layout.is_slot_start(addr, slab.base) {
         return Err(SlabError::InvalidPointer { addr });
     }
     Ok(())

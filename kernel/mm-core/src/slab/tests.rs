@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::page::{PAGE_SIZE, Page, SlicePageMap};
+use array_cache::{ARRAY_CACHE_MAX, ArrayCache};
 use proptest::prelude::*;
 
 const ARENA_PAGES: usize = 512;
@@ -134,6 +135,42 @@ impl Fixture {
         free_to_node(&self.info, &mut self.node, &mut self.arena, &mut map, slab, object)
     }
 
+    /// kmalloc's path with the per-CPU array in front (`array_cache`).
+    fn alloc_cached(&mut self, array: &mut ArrayCache) -> Result<usize, SlabError> {
+        if let Some(object) = array.pop() {
+            return Ok(object);
+        }
+        let Fixture { arena, pages, info, cpu, node } = self;
+        let mut map = SlicePageMap { base_pfn: 0, pages };
+        array_cache::refill(array, info, cpu, arena, |cpu, arena| {
+            alloc_slow(info, cpu, node, arena, &mut map, 0)
+        })
+    }
+
+    fn free_cached(&mut self, array: &mut ArrayCache, object: usize) -> Result<(), SlabError> {
+        if !array.enabled() {
+            return self.free(object);
+        }
+        {
+            let map = SlicePageMap { base_pfn: 0, pages: &mut self.pages };
+            locate(&self.info, &self.arena, &map, object)?;
+        }
+        if array.push(object)? {
+            return Ok(());
+        }
+        self.flush_array(array, array.batchcount as usize);
+        assert!(array.push(object)?, "room after a flush");
+        Ok(())
+    }
+
+    fn flush_array(&mut self, array: &mut ArrayCache, count: usize) {
+        let Fixture { arena, pages, info, cpu, node } = self;
+        let mut map = SlicePageMap { base_pfn: 0, pages };
+        array_cache::flush(array, count, info, cpu, arena, &mut map, |arena, map, slab, object| {
+            free_to_node(info, node, arena, map, slab, object)
+        });
+    }
+
     fn flush_and_shrink(&mut self) {
         let mut map = SlicePageMap { base_pfn: 0, pages: &mut self.pages };
         flush_cpu(&self.info, &mut self.cpu, &mut self.node, &mut self.arena, &mut map);
@@ -167,6 +204,12 @@ fn layouts_follow_linux() {
         for offset in 0..l.slab_bytes() {
             let expected = (offset % l.size == 0 && offset / l.size < l.objects).then(|| offset / l.size);
             assert_eq!(l.slot_index(offset), expected, "size {size} offset {offset}");
+            // Slabs start on page boundaries: any page-aligned base gives the same answer.
+            assert_eq!(
+                l.is_slot_start(0x7000 + offset, 0x7000),
+                expected.is_some(),
+                "size {size} offset {offset}"
+            );
         }
     }
     for size in [8, 16, 24, 100, 512, 1000, 3000, 4096, 5000, 8192] {
@@ -353,6 +396,153 @@ proptest! {
         for (o, _) in live.drain(..) {
             f.free(o).unwrap();
         }
+        f.flush_and_shrink();
+        prop_assert_eq!(f.arena.pages_in_use(), 0);
+        prop_assert!(f.arena.reports.is_empty(), "{:?}", f.arena.reports);
+    }
+}
+
+#[test]
+fn array_cache_pops_what_was_pushed_and_catches_a_repeated_free() {
+    let f = Fixture::new(64, SlabFlags::default());
+    let mut array = ArrayCache::for_cache(&f.info);
+    assert_eq!((array.limit, array.batchcount), (64, 32));
+    assert!(array.push(0x1000).unwrap() && array.push(0x2000).unwrap());
+    assert_eq!(array.push(0x2000), Err(SlabError::DoubleFree { object: 0x2000 }));
+    assert_eq!((array.pop(), array.pop(), array.pop()), (Some(0x2000), Some(0x1000), None));
+    for i in 0..64 {
+        assert!(array.push(0x1000 + i * 64).unwrap());
+    }
+    assert!(!array.push(0x9000).unwrap(), "full at its limit");
+    let debug = Fixture::new(64, SlabFlags::DEBUG);
+    assert!(!ArrayCache::for_cache(&debug.info).enabled(), "slub_debug caches have no array");
+    let big = Fixture::new(3000, SlabFlags::default());
+    assert_eq!(ArrayCache::for_cache(&big.info).limit, 16);
+}
+
+#[test]
+fn array_cache_refills_in_free_list_order_and_flushes_back() {
+    let mut f = Fixture::new(64, SlabFlags::default());
+    let mut array = ArrayCache::for_cache(&f.info);
+    // The order the plain free list would hand objects out in.
+    let mut reference = Fixture::new(64, SlabFlags::default());
+    let expected: Vec<usize> = (0..20).map(|_| reference.alloc().unwrap()).collect();
+    let got: Vec<usize> = (0..20).map(|_| f.alloc_cached(&mut array).unwrap()).collect();
+    assert_eq!(got, expected, "the array keeps the free list's order");
+    assert_eq!(array.avail, array.batchcount - 19);
+    assert!(array.objects().iter().all(|o| o >> 12 == got[0] >> 12), "one refill, one slab");
+    for &o in got.iter().rev() {
+        f.free_cached(&mut array, o).unwrap();
+    }
+    assert_eq!(array.avail, array.batchcount + 1);
+    let map = SlicePageMap { base_pfn: 0, pages: &mut f.pages };
+    let free = cpu_free_objects(&f.info, &f.cpu, &f.arena, &map)
+        + node_free_objects(&f.node, &map)
+        + u64::from(array.avail);
+    assert_eq!(free, f.node.total_objects, "nothing in use");
+    f.flush_array(&mut array, ARRAY_CACHE_MAX);
+    assert_eq!(array.avail, 0);
+    f.flush_and_shrink();
+    assert_eq!(f.arena.pages_in_use(), 0);
+    assert!(f.arena.reports.is_empty(), "{:?}", f.arena.reports);
+}
+
+#[test]
+fn array_cache_refill_reports_a_corrupted_free_pointer() {
+    let mut f = Fixture::new(64, SlabFlags::default());
+    let mut array = ArrayCache::for_cache(&f.info);
+    let a = f.alloc_cached(&mut array).unwrap();
+    let b = f.alloc_cached(&mut array).unwrap();
+    f.free_cached(&mut array, b).unwrap();
+    f.free_cached(&mut array, a).unwrap();
+    // Drain everything to the free list: `a` heads it and points to `b` ...
+    f.flush_array(&mut array, ARRAY_CACHE_MAX);
+    assert_eq!(f.cpu.freelist, a);
+    // ... until its free pointer is overwritten.
+    let at = a + f.info.layout.free_pointer;
+    f.arena.write_word(at, 0x4141_4141_4141_4141);
+    assert_eq!(f.alloc_cached(&mut array).unwrap(), a);
+    assert!(
+        matches!(f.arena.reports.as_slice(), [SlabError::FreelistCorrupt { object, .. }] if *object == a)
+    );
+    for _ in 0..200 {
+        let o = f.alloc_cached(&mut array).unwrap();
+        assert!((BASE..BASE + ARENA_PAGES * 4096).contains(&o) && o != a);
+    }
+}
+
+#[derive(Clone, Debug)]
+enum ArrayOp {
+    Alloc,
+    Free(usize),
+    Flush(usize),
+    FlushCpu,
+}
+
+fn arb_array_ops() -> impl Strategy<Value = Vec<ArrayOp>> {
+    prop::collection::vec(
+        prop_oneof![
+            6 => Just(ArrayOp::Alloc),
+            5 => any::<usize>().prop_map(ArrayOp::Free),
+            1 => (0..=ARRAY_CACHE_MAX).prop_map(ArrayOp::Flush),
+            1 => Just(ArrayOp::FlushCpu),
+        ],
+        1..800,
+    )
+}
+
+proptest! {
+    /// The per-CPU array in front of the free lists, against a model: no object is handed out twice or
+    /// overlaps another, contents survive, the array only holds objects the model says are free, active
+    /// objects (slab figures minus the array's) match the model, and flushing the array and the CPU slab
+    /// then shrinking returns every page.
+    #[test]
+    fn array_cache_matches_a_model(ops in arb_array_ops(), size in prop::sample::select(vec![8usize, 16, 64, 96, 192, 700, 3000, 8192]), debug in any::<bool>()) {
+        let flags = if debug { SlabFlags::DEBUG } else { SlabFlags::default() };
+        let mut f = Fixture::new(size, flags);
+        let mut array = ArrayCache::for_cache(&f.info);
+        let mut live: Vec<(usize, u8)> = Vec::new();
+        let mut stamp = 0u8;
+        for op in ops {
+            match op {
+                ArrayOp::Alloc => {
+                    let Ok(o) = f.alloc_cached(&mut array) else { continue };
+                    for &(other, _) in &live {
+                        prop_assert!(o + size <= other || other + size <= o, "overlap {:#x} {:#x}", o, other);
+                    }
+                    stamp = stamp.wrapping_add(1);
+                    f.arena.fill(o, size, stamp);
+                    live.push((o, stamp));
+                }
+                ArrayOp::Free(i) => {
+                    if live.is_empty() { continue; }
+                    let (o, s) = live.swap_remove(i % live.len());
+                    prop_assert_eq!(f.arena.find_not(o, size, s), None, "contents of {:#x} changed", o);
+                    f.free_cached(&mut array, o).unwrap();
+                }
+                ArrayOp::Flush(count) => f.flush_array(&mut array, count),
+                ArrayOp::FlushCpu => {
+                    let mut map = SlicePageMap { base_pfn: 0, pages: &mut f.pages };
+                    flush_cpu(&f.info, &mut f.cpu, &mut f.node, &mut f.arena, &mut map);
+                }
+            }
+            prop_assert!(array.avail <= array.limit);
+            let mut cached = array.objects().to_vec();
+            cached.sort_unstable();
+            cached.dedup();
+            prop_assert_eq!(cached.len(), array.avail as usize, "an object twice in the array");
+            prop_assert!(array.objects().iter().all(|o| !live.iter().any(|l| l.0 == *o)), "a live object in the array");
+            let map = SlicePageMap { base_pfn: 0, pages: &mut f.pages };
+            let free = cpu_free_objects(&f.info, &f.cpu, &f.arena, &map)
+                + node_free_objects(&f.node, &map)
+                + u64::from(array.avail);
+            prop_assert_eq!(f.node.total_objects - free, live.len() as u64, "active objects");
+        }
+        for (o, _) in live.drain(..) {
+            f.free_cached(&mut array, o).unwrap();
+        }
+        f.flush_array(&mut array, ARRAY_CACHE_MAX);
+        prop_assert_eq!(array.avail, 0);
         f.flush_and_shrink();
         prop_assert_eq!(f.arena.pages_in_use(), 0);
         prop_assert!(f.arena.reports.is_empty(), "{:?}", f.arena.reports);

@@ -61,8 +61,14 @@ pub const SWITCH_FRAME_WORDS: usize = 7;
 /// Interrupts are disabled; `next_rsp` is a stack pointer saved by `switch_context` or built by
 /// [`initial_frame`] on a live kernel stack; `prev_rsp` stays valid until the context is resumed.
 pub unsafe fn switch(prev_rsp: *mut u64, next_rsp: u64) {
+    // The trap depth belongs to the context: this one gets its own back when it resumes here, a
+    // context that starts fresh runs in task context (depth 0). The idle task switches from inside a
+    // timer interrupt that hit its HLT; the task it switches to was not interrupted.
+    let depth = super::traps::kernel_trap_depth();
+    super::traps::set_kernel_trap_depth(0);
     // SAFETY: as the caller guarantees.
-    unsafe { switch_context(prev_rsp, next_rsp) }
+    unsafe { switch_context(prev_rsp, next_rsp) };
+    super::traps::set_kernel_trap_depth(depth);
 }
 
 /// The switch frame a new context starts from, to be written just below `top`: for a user task (its

@@ -8,9 +8,11 @@
 //! `__die`/`show_regs`, and stops the kernel through [`crate::panic::die`].
 
 use core::fmt;
+use core::sync::atomic::{AtomicU32, Ordering, compiler_fence};
 
 use super::cpu;
 use crate::ksyms::Sym;
+use crate::mm::mmzone::{NR_CPUS, current_cpu};
 use crate::{pr_emerg, pr_warn};
 
 /// Registers as `trap_common` pushes them, followed by what the stub and the CPU pushed.
@@ -97,9 +99,51 @@ impl TrapFrame {
     }
 }
 
-/// Entered from `trap_common` with interrupts disabled.
+/// Traps taken from kernel mode whose handlers are still running, per CPU (the hard-interrupt part of
+/// Linux's `preempt_count`). Zero means task context: the code running is a task's own kernel code,
+/// entered from user mode or started by the scheduler, which nothing else on this CPU can be in the
+/// middle of (the kernel is not preemptible). A trap from user mode leaves it alone: what it
+/// interrupted was not kernel code. A context switch keeps it per context (`switch::switch`).
+static KERNEL_TRAP_DEPTH: [AtomicU32; NR_CPUS] = [const { AtomicU32::new(0) }; NR_CPUS];
+
+/// Whether this CPU runs in task context: no trap handler has interrupted kernel code below us
+/// (Linux's `in_task()`). Per-CPU data that is touched only in task context needs no lock and no CLI.
+#[inline]
+pub fn in_task() -> bool {
+    KERNEL_TRAP_DEPTH[current_cpu()].load(Ordering::Relaxed) == 0
+}
+
+/// This CPU's trap depth, and setting it: for the context switch only.
+pub(super) fn kernel_trap_depth() -> u32 {
+    KERNEL_TRAP_DEPTH[current_cpu()].load(Ordering::Relaxed)
+}
+
+pub(super) fn set_kernel_trap_depth(depth: u32) {
+    KERNEL_TRAP_DEPTH[current_cpu()].store(depth, Ordering::Relaxed);
+}
+
+/// Runs `f` as if in a trap handler that interrupted kernel code (for in-kernel tests of the paths such
+/// handlers take).
+pub fn as_if_in_trap<R>(f: impl FnOnce() -> R) -> R {
+    set_kernel_trap_depth(kernel_trap_depth() + 1);
+    compiler_fence(Ordering::SeqCst);
+    let result = f();
+    compiler_fence(Ordering::SeqCst);
+    set_kernel_trap_depth(kernel_trap_depth() - 1);
+    result
+}
+
+/// Entered from `trap_common` with interrupts disabled. A trap from kernel mode counts in
+/// [`KERNEL_TRAP_DEPTH`] while its handler runs.
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    if frame.is_from_user() {
+        return dispatch(frame);
+    }
+    as_if_in_trap(|| dispatch(frame));
+}
+
+fn dispatch(frame: &mut TrapFrame) {
     match frame.vector {
         super::syscall::SYSCALL_VECTOR => crate::syscall::dispatch(frame),
         VECTOR_NMI => {
