@@ -265,6 +265,7 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
     }
 
     /// Fork handler run in the parent before `fork`: takes every malloc lock.
+    #[cfg_attr(feature = "preload", unsafe(link_section = ".text.rare"))]
     pub fn fork_lock_parent(&self) {
         if !self.is_initialized() {
             return;
@@ -274,6 +275,7 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
     }
 
     /// Fork handler run in the parent after `fork`.
+    #[cfg_attr(feature = "preload", unsafe(link_section = ".text.rare"))]
     pub fn fork_unlock_parent(&self) {
         if !self.is_initialized() {
             return;
@@ -286,6 +288,7 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
 
     /// Fork handler run in the child after `fork`: re-initializes the locks and puts every arena except the
     /// forking thread's on the free list.
+    #[cfg_attr(feature = "preload", unsafe(link_section = ".text.rare"))]
     pub fn fork_unlock_child(&self, thread: &ThreadState) {
         if !self.is_initialized() {
             return;

@@ -45,6 +45,7 @@ impl<S: SystemMemory, L: RawLock> Malloc<S, L> {
     /// The key matched: walk the bin to tell a double free from a coincidence.
     #[cold]
     #[inline(never)]
+    #[cfg_attr(feature = "preload", unsafe(link_section = ".text.rare"))]
     pub(crate) fn tcache_double_free_scan(&self, tc: Tc, tc_idx: usize, entry: usize) {
         let limit = self.mp.tcache_count.load(Relaxed);
         let mut cursor = tc.head(tc_idx);

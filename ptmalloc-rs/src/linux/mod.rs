@@ -46,12 +46,17 @@ pub fn abort_with_message(message: &str) -> ! {
 
 fn ignore_errno(_errno: i32) {}
 
+/// The file [`for_each_initial_env`] reads. Every process reads it at start-up, so the LD_PRELOAD library
+/// keeps it in its always-resident read-only data rather than in `.rodata` (see preload.ld).
+#[cfg_attr(feature = "preload", unsafe(link_section = ".rodata_hot"))]
+static INITIAL_ENVIRON_PATH: [u8; 19] = *b"/proc/self/environ\0";
+
 /// Calls `f` with each `NUL`-separated entry of the process's initial environment (/proc/self/environ),
 /// streamed through a stack buffer (entries longer than 255 bytes are skipped: no malloc variable is).
 pub fn for_each_initial_env(mut f: impl FnMut(&[u8])) {
     // SAFETY: the path is NUL-terminated.
     let fd = unsafe {
-        syscall6(SYS_OPENAT, [AT_FDCWD, c"/proc/self/environ".as_ptr() as usize, O_RDONLY_CLOEXEC, 0, 0, 0])
+        syscall6(SYS_OPENAT, [AT_FDCWD, INITIAL_ENVIRON_PATH.as_ptr() as usize, O_RDONLY_CLOEXEC, 0, 0, 0])
     };
     if is_error(fd) {
         return;
@@ -165,6 +170,9 @@ impl SystemMemory for LinuxSystem {
         unsafe { syscall6(SYS_MADVISE, [addr, len, MADV_DONTNEED, 0, 0, 0]) };
     }
 
+    /// Called once the process has more arenas than `arena_test` allows without counting CPUs.
+    #[inline(never)]
+    #[cfg_attr(feature = "preload", unsafe(link_section = ".text.rare"))]
     fn nr_cpus(&self) -> usize {
         let online = cpus::online_cpus();
         if !self.cpu_quota.load(Relaxed) {
@@ -199,6 +207,7 @@ impl SystemMemory for LinuxSystem {
         (self.errno_hook)(errno)
     }
 
+    #[cold]
     fn fatal(&self, message: &str) -> ! {
         (self.fatal_hook)(message)
     }

@@ -26,6 +26,7 @@ struct Sink {
 }
 
 impl core::fmt::Write for Sink {
+    #[unsafe(link_section = ".text.rare")]
     fn write_str(&mut self, text: &str) -> core::fmt::Result {
         // SAFETY: writing our own buffer; `stream` is the caller's open FILE or null for stderr.
         let written = unsafe {
@@ -42,6 +43,7 @@ impl core::fmt::Write for Sink {
 }
 
 /// Marker that lets programs (and our tests) tell that ptmalloc-rs is the malloc in use.
+#[unsafe(link_section = ".text.rare")]
 #[unsafe(no_mangle)]
 pub extern "C" fn ptmalloc_rs_active() -> c_int {
     1
@@ -202,18 +204,21 @@ pub unsafe extern "C" fn malloc_usable_size(ptr: *mut c_void) -> usize {
 }
 
 /// `mallopt`.
+#[unsafe(link_section = ".text.rare")]
 #[unsafe(no_mangle)]
 pub extern "C" fn mallopt(parameter: c_int, value: c_int) -> c_int {
     with_thread(|_| MALLOC.mallopt(parameter, value))
 }
 
 /// `mallinfo2`.
+#[unsafe(link_section = ".text.rare")]
 #[unsafe(no_mangle)]
 pub extern "C" fn mallinfo2() -> MallInfo2 {
     with_thread(|_| MALLOC.mallinfo2())
 }
 
 /// `mallinfo` (fields truncated to `int`, as glibc does).
+#[unsafe(link_section = ".text.rare")]
 #[unsafe(no_mangle)]
 pub extern "C" fn mallinfo() -> MallInfo {
     let m = mallinfo2();
@@ -232,6 +237,7 @@ pub extern "C" fn mallinfo() -> MallInfo {
 }
 
 /// `malloc_stats` (to stderr).
+#[unsafe(link_section = ".text.rare")]
 #[unsafe(no_mangle)]
 pub extern "C" fn malloc_stats() {
     with_thread(|_| {
@@ -241,6 +247,7 @@ pub extern "C" fn malloc_stats() {
 
 /// `malloc_stats64` (ptmalloc-rs extension, to stderr): `malloc_stats` with 64-bit figures, plus the
 /// time-decay purging figures.
+#[unsafe(link_section = ".text.rare")]
 #[unsafe(no_mangle)]
 pub extern "C" fn malloc_stats64() {
     with_thread(|_| {
@@ -249,6 +256,7 @@ pub extern "C" fn malloc_stats64() {
 }
 
 /// `malloc_trim`.
+#[unsafe(link_section = ".text.rare")]
 #[unsafe(no_mangle)]
 pub extern "C" fn malloc_trim(pad: usize) -> c_int {
     with_thread(|_| MALLOC.malloc_trim(pad))
@@ -258,6 +266,7 @@ pub extern "C" fn malloc_trim(pad: usize) -> c_int {
 ///
 /// # Safety
 /// `stream` is an open stdio stream.
+#[unsafe(link_section = ".text.rare")]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn malloc_info(options: c_int, stream: *mut libc::FILE) -> c_int {
     with_thread(|_| match MALLOC.malloc_info(options, &mut Sink { stream }) {

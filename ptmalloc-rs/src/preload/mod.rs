@@ -27,6 +27,8 @@ fn set_errno(errno: i32) {
     unsafe { *libc::__errno_location() = errno };
 }
 
+#[cold]
+#[unsafe(link_section = ".text.rare")]
 fn fatal(message: &str) -> ! {
     // SAFETY: writing our own buffers to stderr, then abort (glibc's malloc_printerr does the same).
     unsafe {
@@ -40,6 +42,7 @@ fn fatal(message: &str) -> ! {
 /// `fatal` with glibc's message); the library has no std, so report it and abort like any malloc failure.
 #[cfg(not(any(test, feature = "fake")))]
 #[panic_handler]
+#[unsafe(link_section = ".text.rare")]
 fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
     fatal("ptmalloc-rs: internal error (panic)")
 }
@@ -87,39 +90,52 @@ fn setup() {
     if SETUP.compare_exchange(NOT_DONE, IN_PROGRESS, Ordering::Acquire, Ordering::Relaxed).is_err() {
         return;
     }
-    // glibc's ld.so parses GLIBC_TUNABLES in place and leaves a NUL after each `name=value`, so in the
-    // initial environment the later tunables of the list follow as fragments starting with "glibc.".
+    // Only entries that may carry a setting go to the (rarely run) parser. The scan compares at most 8
+    // bytes per entry, which compile to immediate operands: longer literals would be read from `.rodata`,
+    // which preload.ld keeps out of memory until something rare needs it.
     let mut in_tunables = false;
     for_each_initial_env(|entry| {
-        if entry.starts_with(b"GLIBC_TUNABLES=") {
-            in_tunables = true;
-        } else if in_tunables && entry.starts_with(b"glibc.") {
-            let mut rebuilt = [0u8; 272];
-            let prefix = b"GLIBC_TUNABLES=";
-            let len = (prefix.len() + entry.len()).min(rebuilt.len());
-            rebuilt[..prefix.len()].copy_from_slice(prefix);
-            rebuilt[prefix.len()..len].copy_from_slice(&entry[..len - prefix.len()]);
-            parse_tunables(&rebuilt[..len], |setting| {
-                MALLOC.set_param(setting.parameter, setting.value);
-            });
-            return;
-        } else {
-            in_tunables = false;
-        }
-        if let Some(setting) = parse_entry(entry) {
-            MALLOC.set_param(setting.parameter, setting.value);
-        }
-        parse_tunables(entry, |setting| {
-            MALLOC.set_param(setting.parameter, setting.value);
-        });
-        if entry == b"PTMALLOC_RS_CPU_QUOTA=1" {
-            MALLOC.system().set_cpu_quota_limit(true);
-        }
+        let candidate = entry.starts_with(b"MALLOC_")
+            || entry.starts_with(b"GLIBC_TU")
+            || entry.starts_with(b"PTMALLOC")
+            || (in_tunables && entry.starts_with(b"glibc."));
+        in_tunables = candidate && apply_env_entry(entry, in_tunables);
     });
     // SAFETY: a byte of glibc's that lives as long as the process; from now on the locks are skipped while
     // the process has a single thread, as glibc's malloc does.
     unsafe { crate::linux::use_single_threaded_flag(&raw const __libc_single_threaded) };
     SETUP.store(DONE, Ordering::Release);
+}
+
+/// Applies one environment entry that may hold a malloc setting; returns whether the entries that follow
+/// may be fragments of a `GLIBC_TUNABLES` list (`in_tunables`: whether this one may be).
+///
+/// glibc's ld.so parses GLIBC_TUNABLES in place and leaves a NUL after each `name=value`, so in the
+/// initial environment the later tunables of the list follow as fragments starting with "glibc.".
+#[inline(never)]
+#[unsafe(link_section = ".text.rare")]
+fn apply_env_entry(entry: &[u8], in_tunables: bool) -> bool {
+    if in_tunables && entry.starts_with(b"glibc.") {
+        let mut rebuilt = [0u8; 272];
+        let prefix = b"GLIBC_TUNABLES=";
+        let len = (prefix.len() + entry.len()).min(rebuilt.len());
+        rebuilt[..prefix.len()].copy_from_slice(prefix);
+        rebuilt[prefix.len()..len].copy_from_slice(&entry[..len - prefix.len()]);
+        parse_tunables(&rebuilt[..len], |setting| {
+            MALLOC.set_param(setting.parameter, setting.value);
+        });
+        return true;
+    }
+    if let Some(setting) = parse_entry(entry) {
+        MALLOC.set_param(setting.parameter, setting.value);
+    }
+    parse_tunables(entry, |setting| {
+        MALLOC.set_param(setting.parameter, setting.value);
+    });
+    if entry == b"PTMALLOC_RS_CPU_QUOTA=1" {
+        MALLOC.system().set_cpu_quota_limit(true);
+    }
+    entry.starts_with(b"GLIBC_TUNABLES=")
 }
 
 /// Registers the thread key and the fork handlers, once.
@@ -199,6 +215,7 @@ unsafe extern "C" {
 /// from a signal handler that interrupted malloc work there).
 static FORK_LOCKED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
+#[unsafe(link_section = ".text.rare")]
 extern "C" fn fork_prepare() {
     let single = process_single_threaded();
     FORK_LOCKED.store(!single, Ordering::Relaxed);
@@ -213,6 +230,7 @@ extern "C" fn fork_prepare() {
     }
 }
 
+#[unsafe(link_section = ".text.rare")]
 extern "C" fn fork_parent() {
     if FORK_LOCKED.load(Ordering::Relaxed) {
         crate::linux::set_fork_owner(false);
@@ -222,6 +240,7 @@ extern "C" fn fork_parent() {
     }
 }
 
+#[unsafe(link_section = ".text.rare")]
 extern "C" fn fork_child() {
     crate::linux::set_fork_owner(false);
     // SAFETY: the child's only thread reads its own state.

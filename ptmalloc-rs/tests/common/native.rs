@@ -33,7 +33,8 @@ pub fn preload_so() -> PathBuf {
                 "--features",
                 "preload",
             ])
-            .args(["--crate-type", "cdylib", "--", "-C", "link-arg=-Wl,-z,separate-loadable-segments"])
+            .args(["--crate-type", "cdylib", "--", "-C", "link-arg=-Wl,-z,separate-loadable-segments", "-C"])
+            .arg(format!("link-arg=-Wl,-T,{}", manifest_dir.join("preload.ld").display()))
             .env("CARGO_TARGET_DIR", &target)
             .status()
             .expect("run cargo");
