@@ -74,6 +74,11 @@ pub mod nr {
     /// by the OOM killer). Lowering it below the current value needs [`super::cap::KILL`], as Linux asks
     /// CAP_SYS_RESOURCE; raising it is allowed for the task itself and its descendants.
     pub const OOM_SCORE_ADJ: u64 = 0x1031;
+    /// `console_ctl(op) -> value`: the screen console (op [`super::console_op::MEMMAP_SHOW`]: draw the
+    /// picture of physical memory at the top of the screen and return how many typed bytes wait to be
+    /// read, so a watching caller stops at a key press; `MEMMAP_HIDE`: give the screen back to the
+    /// text). `-ENODEV` when there is no pixel framebuffer.
+    pub const CONSOLE_CTL: u64 = 0x1040;
 
     /// `endpoint_create() -> handle`.
     pub const ENDPOINT_CREATE: u64 = 0x1010;
@@ -453,4 +458,10 @@ pub mod layout {
     pub const STACK_TOP: u64 = 0x7fff_ffff_e000;
     /// The initial stack's size; a guard gap of the same size lies below it.
     pub const STACK_BYTES: u64 = 128 * 1024;
+}
+
+/// Operations of [`nr::CONSOLE_CTL`].
+pub mod console_op {
+    pub const MEMMAP_SHOW: u64 = 1;
+    pub const MEMMAP_HIDE: u64 = 2;
 }

@@ -6,6 +6,7 @@
 //! value goes to RAX; IPC calls also return message words in RSI, RDX, R10 and R8. On the way out the
 //! task yields to a more urgent one that became ready meanwhile.
 
+mod console;
 mod futex;
 mod group;
 mod ipc;
@@ -39,6 +40,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::POWEROFF => misc::poweroff(),
         nr::GROUP_CTL => group::group_ctl(a),
         nr::OOM_SCORE_ADJ => task::oom_score_adj(a),
+        nr::CONSOLE_CTL => console::console_ctl(a),
         nr::WRITE => misc::write(a),
         nr::GETPID => misc::getpid(),
         nr::GETTID => misc::gettid(),

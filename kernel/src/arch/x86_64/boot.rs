@@ -44,6 +44,12 @@ mb2_header:
     .balign 8
     .short 6, 0
     .long 8
+    /* Framebuffer tag (type 5, flags 1 = optional): a linear 1024x768x32 mode if the loader can set
+       one; without a video card, or in EGA text mode, the kernel boots all the same. */
+    .balign 8
+    .short 5, 1
+    .long 20
+    .long 1024, 768, 32
     /* End tag. */
     .balign 8
     .short 0, 0

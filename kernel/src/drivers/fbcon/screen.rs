@@ -1,0 +1,162 @@
+//! The two kinds of screen the console draws on: a linear RGB framebuffer (GRUB's VBE or GOP mode),
+//! where each character cell is a glyph of the Noto Sans Mono bitmap font blended from the cell's
+//! background to its foreground by the glyph's per-pixel intensity, and the EGA text buffer (80×25 cells
+//! of character + attribute, the fallback when only text mode is offered).
+//!
+//! Colours are the 16 of the VGA palette, indexed the way EGA attributes are (0 black … 15 white), so the
+//! same cell contents mean the same on both kinds of screen.
+
+use noto_sans_mono_bitmap::{FontWeight, RasterHeight, get_raster, get_raster_width};
+
+use crate::arch::x86_64::vram::{self, VideoMemory};
+
+/// The font: Noto Sans Mono, regular, 16 pixels high.
+pub const FONT_WEIGHT: FontWeight = FontWeight::Regular;
+pub const FONT_SIZE: RasterHeight = RasterHeight::Size16;
+pub const CELL_HEIGHT: usize = 16;
+pub const CELL_WIDTH: usize = get_raster_width(FONT_WEIGHT, FONT_SIZE);
+
+/// The VGA palette (the colours of EGA attributes 0–15) as RGB.
+pub const PALETTE: [(u8, u8, u8); 16] = [
+    (0x00, 0x00, 0x00), // 0 black
+    (0x00, 0x00, 0xaa), // 1 blue
+    (0x00, 0xaa, 0x00), // 2 green
+    (0x00, 0xaa, 0xaa), // 3 cyan
+    (0xaa, 0x00, 0x00), // 4 red
+    (0xaa, 0x00, 0xaa), // 5 magenta
+    (0xaa, 0x55, 0x00), // 6 brown
+    (0xaa, 0xaa, 0xaa), // 7 light grey
+    (0x55, 0x55, 0x55), // 8 dark grey
+    (0x55, 0x55, 0xff), // 9 bright blue
+    (0x55, 0xff, 0x55), // 10 bright green
+    (0x55, 0xff, 0xff), // 11 bright cyan
+    (0xff, 0x55, 0x55), // 12 bright red
+    (0xff, 0x55, 0xff), // 13 bright magenta
+    (0xff, 0xff, 0x55), // 14 yellow
+    (0xff, 0xff, 0xff), // 15 white
+];
+
+/// The glyph drawn for a character the font lacks.
+const MISSING: char = '?';
+
+/// Blends channel `fg` over `bg` by `alpha` (0–255), rounding down: the glyph pixel formula (the test
+/// harness renders expected text with the same one).
+#[inline]
+pub fn blend(fg: u8, bg: u8, alpha: u8) -> u8 {
+    ((u32::from(fg) * u32::from(alpha) + u32::from(bg) * (255 - u32::from(alpha))) / 255) as u8
+}
+
+/// Where each colour channel sits in a pixel (multiboot2 spec §3.6.12, framebuffer_type 1).
+#[derive(Clone, Copy, Debug)]
+pub struct PixelFormat {
+    pub bytes_per_pixel: usize,
+    pub red: (u8, u8),
+    pub green: (u8, u8),
+    pub blue: (u8, u8),
+}
+
+impl PixelFormat {
+    /// The pixel value of an RGB colour.
+    #[inline]
+    pub fn pack(&self, (r, g, b): (u8, u8, u8)) -> u32 {
+        let field = |value: u8, (position, size): (u8, u8)| {
+            let size = size.min(8);
+            (u32::from(value) >> (8 - size)).checked_shl(u32::from(position)).unwrap_or(0)
+        };
+        field(r, self.red) | field(g, self.green) | field(b, self.blue)
+    }
+}
+
+/// A linear framebuffer.
+#[derive(Debug)]
+pub struct PixelScreen {
+    pub memory: VideoMemory,
+    pub width: usize,
+    pub height: usize,
+    pub pitch: usize,
+    pub format: PixelFormat,
+}
+
+impl PixelScreen {
+    /// Draws one pixel row `line` (0–15) of the cells `cells` starting at cell (`col0`, `row`) into
+    /// `scratch`, then stores it: one copy per pixel row keeps video-memory traffic sequential.
+    pub fn draw_cells(&self, col0: usize, row: usize, cells: &[super::Cell], scratch: &mut [u8]) {
+        let bpp = self.format.bytes_per_pixel;
+        let row_bytes = cells.len() * CELL_WIDTH * bpp;
+        if row_bytes > scratch.len() {
+            return;
+        }
+        for line in 0..CELL_HEIGHT {
+            let mut at = 0;
+            for cell in cells {
+                let fg = PALETTE[usize::from(cell.attr & 0xf)];
+                let bg = PALETTE[usize::from(cell.attr >> 4)];
+                let ch = char::from_u32(u32::from(cell.ch)).unwrap_or(MISSING);
+                let glyph = get_raster(ch, FONT_WEIGHT, FONT_SIZE)
+                    .or_else(|| get_raster(MISSING, FONT_WEIGHT, FONT_SIZE));
+                let bg_pixel = self.format.pack(bg);
+                for x in 0..CELL_WIDTH {
+                    let alpha = glyph.as_ref().and_then(|g| g.pixel(x, line)).unwrap_or(0);
+                    let pixel = match alpha {
+                        0 => bg_pixel,
+                        255 => self.format.pack(fg),
+                        a => self.format.pack((blend(fg.0, bg.0, a), blend(fg.1, bg.1, a), blend(fg.2, bg.2, a))),
+                    };
+                    scratch[at..at + bpp].copy_from_slice(&pixel.to_le_bytes()[..bpp]);
+                    at += bpp;
+                }
+            }
+            let offset = (row * CELL_HEIGHT + line) * self.pitch + col0 * CELL_WIDTH * bpp;
+            self.memory.write_bytes(offset, &scratch[..row_bytes]);
+        }
+    }
+
+    /// Fills a rectangle of pixels with one colour (clipped to the screen).
+    pub fn fill_rect(&self, x: usize, y: usize, w: usize, h: usize, rgb: (u8, u8, u8)) {
+        let bpp = self.format.bytes_per_pixel;
+        let w = w.min(self.width.saturating_sub(x));
+        let h = h.min(self.height.saturating_sub(y));
+        let pixel = self.format.pack(rgb).to_le_bytes();
+        for line in y..y + h {
+            self.memory.fill(line * self.pitch + x * bpp, w * bpp, &pixel[..bpp]);
+        }
+    }
+
+    /// Moves the text rows `[from, from + count)` to start at row `to` (scrolling).
+    pub fn move_rows(&self, from: usize, to: usize, count: usize) {
+        let row_bytes = CELL_HEIGHT * self.pitch;
+        self.memory.copy_within(from * row_bytes, to * row_bytes, count * row_bytes);
+    }
+
+    /// Underlines the cell at (`col`, `row`) in colour `rgb` (the cursor).
+    pub fn draw_cursor(&self, col: usize, row: usize, rgb: (u8, u8, u8)) {
+        self.fill_rect(col * CELL_WIDTH, row * CELL_HEIGHT + CELL_HEIGHT - 2, CELL_WIDTH, 2, rgb);
+    }
+}
+
+/// The EGA text buffer: `columns × rows` cells of (code page 437 character, attribute).
+#[derive(Debug)]
+pub struct TextScreen {
+    pub memory: VideoMemory,
+    pub columns: usize,
+    pub pitch: usize,
+}
+
+impl TextScreen {
+    pub fn draw_cells(&self, col0: usize, row: usize, cells: &[super::Cell]) {
+        for (i, cell) in cells.iter().enumerate() {
+            // Code page 437 agrees with ASCII on the printable range; anything else shows as '?'.
+            let ch = if (0x20..0x7f).contains(&cell.ch) { cell.ch as u8 } else { b'?' };
+            let value = u16::from(ch) | u16::from(cell.attr) << 8;
+            self.memory.write_pixel(row * self.pitch + (col0 + i) * 2, u32::from(value), 2);
+        }
+    }
+
+    pub fn move_rows(&self, from: usize, to: usize, count: usize) {
+        self.memory.copy_within(from * self.pitch, to * self.pitch, count * self.pitch);
+    }
+
+    pub fn draw_cursor(&self, col: usize, row: usize) {
+        vram::set_text_cursor((row * self.columns + col) as u16);
+    }
+}
