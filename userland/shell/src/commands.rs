@@ -24,7 +24,8 @@ commands:
                        /proc/PID/oom_score, /proc/PID/oom_score_adj (echo N > … sets the latter)
   dmesg                the kernel log
   e820                 the firmware memory map (sanitized)
-  memmap               a picture of physical memory by owner
+  memmap               a picture of physical memory by owner (also drawn on the screen, when there is one)
+  memmap --watch [N]   redraw the screen's picture twice a second until a key (or for N seconds); `memmap off`
   uptime               time since boot and the number of tasks
   run PROGRAM [ARGS]   run a program and wait for it (a bare program name does the same; add & to not wait)
   kill PID [SIGNAL]    end a task (signal 9 by default)
@@ -51,7 +52,7 @@ pub fn run(line: &str) -> Flow {
         }
         "dmesg" => print_source(Source::Kernel(proc_text::DMESG), "dmesg"),
         "e820" => print_source(Source::Kernel(proc_text::E820), "e820"),
-        "memmap" => print_source(Source::Kernel(proc_text::MEMMAP), "memmap"),
+        "memmap" => crate::screen::memmap(args),
         "uptime" => uptime(),
         "kill" => kill(args),
         "echo" => echo(args),
@@ -88,7 +89,7 @@ pub fn run(line: &str) -> Flow {
 }
 
 /// Prints a whole text, read page by page.
-fn print_source(source: Source, what: &str) {
+pub(crate) fn print_source(source: Source, what: &str) {
     let mut page = [0u8; 4096];
     let mut offset = 0u64;
     loop {

@@ -49,6 +49,23 @@ impl VideoMemory {
         }
     }
 
+    /// Stores packed pixels from byte `offset`, `bytes` (2–4) bytes each (clipped to the region).
+    pub fn write_pixels(&self, offset: usize, pixels: &[u32], bytes: usize) {
+        if bytes == 4 {
+            let Some(room) = self.len.checked_sub(offset) else { return };
+            let n = pixels.len().min(room / 4);
+            // SAFETY: `offset .. offset + 4 n` lies inside the mapped region; `pixels` is ordinary memory
+            // that cannot overlap video memory; the destination may be unaligned, so bytes are copied.
+            unsafe {
+                core::ptr::copy_nonoverlapping(pixels.as_ptr().cast::<u8>(), self.base.as_ptr().add(offset), 4 * n)
+            }
+            return;
+        }
+        for (i, &pixel) in pixels.iter().enumerate() {
+            self.write_pixel(offset + i * bytes, pixel, bytes);
+        }
+    }
+
     /// Copies `src` into the region at byte `offset` (clipped to the region).
     pub fn write_bytes(&self, offset: usize, src: &[u8]) {
         let Some(room) = self.len.checked_sub(offset) else { return };

@@ -12,7 +12,7 @@ use core::fmt::Write;
 
 use mm_core::e820::E820Type;
 
-use super::screen::{CELL_HEIGHT, CELL_WIDTH, PixelScreen};
+use super::screen::{CELL_HEIGHT, CELL_WIDTH};
 use super::{CONSOLE, Cell, Screen, attr};
 use crate::mm::PAGE_SIZE;
 use crate::mm::memmap::{OWNERS, end_pfn, for_each_block};
@@ -37,6 +37,9 @@ pub const OWNER_COLOURS: [(u8, u8, u8); OWNERS.len()] = [
     (0xff, 0x40, 0x40), // user
     (0x50, 0x50, 0x50), // reserved / holes
 ];
+/// Short legend names, in `memmap::OWNERS` order.
+const LEGEND_NAMES: [&str; OWNERS.len()] =
+    ["free", "kernel image", "kernel alloc", "page tables", "slab", "vmalloc", "user", "reserved"];
 /// Largest buddy order shaded apart (Linux's MAX_ORDER 10: 4 MiB blocks).
 const MAX_SHADE_ORDER: u8 = 10;
 
@@ -124,8 +127,7 @@ pub fn show() -> Result<(), ViewError> {
     let legend_y = (y0 + picture_height).div_ceil(CELL_HEIGHT);
     let mut column = 1;
     let mut legend_row = legend_y;
-    for (i, (_, _, name)) in OWNERS.iter().enumerate() {
-        let short = name.split([' ', '/']).next().unwrap_or(name);
+    for (i, short) in LEGEND_NAMES.iter().enumerate() {
         let mut entry: heapless::String<64> = heapless::String::new();
         let _ = write!(entry, "{short} {}K", totals[i] * PAGE_SIZE / 1024);
         if column + 3 + entry.len() > con.columns {
@@ -170,14 +172,10 @@ fn draw_text(con: &mut super::Console, column: usize, row: usize, text: &str, at
         slot.ch = u16::try_from(c as u32).unwrap_or(b'?' as u16);
         n += 1;
     }
-    let super::Console { screen, scratch, .. } = con;
+    let super::Console { screen, scratch, glyphs, .. } = con;
     if let Some(Screen::Pixels(p)) = screen {
-        draw_cells(p, column, row, &cells[..n], scratch);
+        p.draw_cells(column, row, &cells[..n], glyphs, scratch);
     }
-}
-
-fn draw_cells(p: &PixelScreen, column: usize, row: usize, cells: &[Cell], scratch: &mut [u8]) {
-    p.draw_cells(column, row, cells, scratch);
 }
 
 /// The serial-only line a test compares the screen with: geometry, then `name=#rrggbb:squares` for every

@@ -26,6 +26,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use multiboot2::FramebufferType;
+use noto_sans_mono_bitmap::RasterizedChar;
 
 use crate::arch::x86_64::tsc;
 use crate::arch::x86_64::vram::VideoMemory;
@@ -38,6 +39,9 @@ use screen::{CELL_HEIGHT, CELL_WIDTH, PALETTE, PixelFormat, PixelScreen, TextScr
 /// Largest grid kept (a bigger screen uses its top-left part): 1600×1280 pixels of 8×16 cells.
 const MAX_COLUMNS: usize = 200;
 const MAX_ROWS: usize = 80;
+/// Pixels per cell the scratch row has room for (the font's cells are narrower).
+const SCRATCH_CELL_WIDTH: usize = 8;
+const _: () = assert!(CELL_WIDTH <= SCRATCH_CELL_WIDTH);
 /// A scroll reaches the screen at most this often (TSC time); see the module comment.
 const SCROLL_FLUSH_NS: u64 = 20_000_000;
 
@@ -113,7 +117,9 @@ struct Console {
     detached: bool,
     last_flush_ns: u64,
     /// One pixel row of a text row, assembled before it is stored.
-    scratch: [u8; MAX_COLUMNS * 8 * 4],
+    scratch: [u32; MAX_COLUMNS * SCRATCH_CELL_WIDTH],
+    /// The glyphs of the row being drawn.
+    glyphs: [Option<RasterizedChar>; MAX_COLUMNS],
 }
 
 static CONSOLE: SpinLock<Console> = SpinLock::new(Console {
@@ -131,7 +137,8 @@ static CONSOLE: SpinLock<Console> = SpinLock::new(Console {
     escape: Escape::None,
     detached: false,
     last_flush_ns: 0,
-    scratch: [0; MAX_COLUMNS * 8 * 4],
+    scratch: [0; MAX_COLUMNS * SCRATCH_CELL_WIDTH],
+    glyphs: [None; MAX_COLUMNS],
 });
 
 /// Whether the console has a screen (cheap check for printk on serial-only machines).
@@ -558,7 +565,7 @@ impl Console {
         let start = row * MAX_COLUMNS + col;
         let cells = &self.grid[start..start + count.min(self.columns - col)];
         match &self.screen {
-            Some(Screen::Pixels(p)) => p.draw_cells(col, row, cells, &mut self.scratch),
+            Some(Screen::Pixels(p)) => p.draw_cells(col, row, cells, &mut self.glyphs, &mut self.scratch),
             Some(Screen::Text(t)) => t.draw_cells(col, row, cells),
             None => {}
         }

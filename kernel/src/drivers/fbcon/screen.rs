@@ -6,7 +6,7 @@
 //! Colours are the 16 of the VGA palette, indexed the way EGA attributes are (0 black … 15 white), so the
 //! same cell contents mean the same on both kinds of screen.
 
-use noto_sans_mono_bitmap::{FontWeight, RasterHeight, get_raster, get_raster_width};
+use noto_sans_mono_bitmap::{FontWeight, RasterHeight, RasterizedChar, get_raster, get_raster_width};
 
 use crate::arch::x86_64::vram::{self, VideoMemory};
 
@@ -78,36 +78,63 @@ pub struct PixelScreen {
 }
 
 impl PixelScreen {
-    /// Draws one pixel row `line` (0–15) of the cells `cells` starting at cell (`col0`, `row`) into
-    /// `scratch`, then stores it: one copy per pixel row keeps video-memory traffic sequential.
-    pub fn draw_cells(&self, col0: usize, row: usize, cells: &[super::Cell], scratch: &mut [u8]) {
-        let bpp = self.format.bytes_per_pixel;
-        let row_bytes = cells.len() * CELL_WIDTH * bpp;
-        if row_bytes > scratch.len() {
+    /// Draws the cells `cells` of text row `row` from column `col0`, one pixel row at a time: each is
+    /// assembled in `scratch` (packed pixels) and stored with one copy. `glyphs` caches each cell's
+    /// raster for the 16 pixel rows. Blank cells and the blank tail of the row are plain fills.
+    pub fn draw_cells(
+        &self,
+        col0: usize,
+        row: usize,
+        cells: &[super::Cell],
+        glyphs: &mut [Option<RasterizedChar>],
+        scratch: &mut [u32],
+    ) {
+        let n = cells.len().min(glyphs.len());
+        let pixels = n * CELL_WIDTH;
+        if pixels > scratch.len() {
             return;
         }
+        // The last cell that is not a blank like the one after it: past it, every pixel row is one fill.
+        let tail = cells[..n]
+            .iter()
+            .rposition(|c| c.ch != u16::from(b' ') || c.attr != cells[n - 1].attr)
+            .map_or(0, |i| i + 1);
+        for (glyph, cell) in glyphs.iter_mut().zip(&cells[..tail]) {
+            *glyph = if cell.ch == u16::from(b' ') {
+                None
+            } else {
+                let ch = match char::from_u32(u32::from(cell.ch)).unwrap_or(MISSING) {
+                    // Dashes the font lacks (the boot banner has one).
+                    '\u{2013}' | '\u{2014}' => '-',
+                    c => c,
+                };
+                get_raster(ch, FONT_WEIGHT, FONT_SIZE).or_else(|| get_raster(MISSING, FONT_WEIGHT, FONT_SIZE))
+            };
+        }
+        let tail_bg = cells.get(tail).map_or(0, |c| self.format.pack(PALETTE[usize::from(c.attr >> 4)]));
         for line in 0..CELL_HEIGHT {
-            let mut at = 0;
-            for cell in cells {
+            for (i, cell) in cells[..tail].iter().enumerate() {
                 let fg = PALETTE[usize::from(cell.attr & 0xf)];
                 let bg = PALETTE[usize::from(cell.attr >> 4)];
-                let ch = char::from_u32(u32::from(cell.ch)).unwrap_or(MISSING);
-                let glyph = get_raster(ch, FONT_WEIGHT, FONT_SIZE)
-                    .or_else(|| get_raster(MISSING, FONT_WEIGHT, FONT_SIZE));
                 let bg_pixel = self.format.pack(bg);
-                for x in 0..CELL_WIDTH {
-                    let alpha = glyph.as_ref().and_then(|g| g.pixel(x, line)).unwrap_or(0);
-                    let pixel = match alpha {
+                let out = &mut scratch[i * CELL_WIDTH..(i + 1) * CELL_WIDTH];
+                let Some(glyph) = &glyphs[i] else {
+                    out.fill(bg_pixel);
+                    continue;
+                };
+                let fg_pixel = self.format.pack(fg);
+                let raster = &glyph.pixels()[line * CELL_WIDTH..(line + 1) * CELL_WIDTH];
+                for (slot, &alpha) in out.iter_mut().zip(raster) {
+                    *slot = match alpha {
                         0 => bg_pixel,
-                        255 => self.format.pack(fg),
+                        255 => fg_pixel,
                         a => self.format.pack((blend(fg.0, bg.0, a), blend(fg.1, bg.1, a), blend(fg.2, bg.2, a))),
                     };
-                    scratch[at..at + bpp].copy_from_slice(&pixel.to_le_bytes()[..bpp]);
-                    at += bpp;
                 }
             }
-            let offset = (row * CELL_HEIGHT + line) * self.pitch + col0 * CELL_WIDTH * bpp;
-            self.memory.write_bytes(offset, &scratch[..row_bytes]);
+            scratch[tail * CELL_WIDTH..pixels].fill(tail_bg);
+            let offset = (row * CELL_HEIGHT + line) * self.pitch + col0 * CELL_WIDTH * self.format.bytes_per_pixel;
+            self.memory.write_pixels(offset, &scratch[..pixels], self.format.bytes_per_pixel);
         }
     }
 
