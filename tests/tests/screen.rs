@@ -1,0 +1,178 @@
+//! The screen console (issue 9): the kernel log in colour on GRUB's framebuffer, the PS/2 keyboard
+//! driving the shell, and `memmap`'s picture of physical memory — checked on QEMU screen dumps under
+//! SeaBIOS (VBE) and OVMF (GOP).
+//!
+//! What is asserted, and how:
+//! - text: the harness renders the expected text with the kernel's font, palette and blend and compares
+//!   every pixel of each glyph cell (`Image::text_at`), so "the banner is on screen in the notice colour"
+//!   means exactly those pixels;
+//! - keyboard: keys pressed through the monitor (`sendkey`) reach the shell (its output shows on the
+//!   serial line and on screen, with the echoed command line), and the up arrow recalls the history;
+//! - memmap: the kernel prints, on serial only, the picture's geometry and each colour with its number of
+//!   squares and its frame totals; the dump must hold exactly that many pixels of each colour in the
+//!   picture, and each owner's share of squares must be within 2 points of its share of frames.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use qemu_tests::Scenario;
+use qemu_tests::screen::{Image, PALETTE, Rgb, Session, save_screenshot};
+
+const BLACK: Rgb = PALETTE[0];
+const GREEN: Rgb = PALETTE[2];
+const GREY: Rgb = PALETTE[7];
+const YELLOW: Rgb = PALETTE[14];
+const WHITE: Rgb = PALETTE[15];
+const WAIT: Duration = Duration::from_secs(60);
+
+fn scenario(name: &str, uefi: bool) -> Scenario {
+    let mut s = Scenario::test("screen", "256M", "");
+    s.name = name.to_string();
+    // No test=: the shell runs. Log level 6 keeps the screen's first rows for the banner; the unknown
+    // option makes a warning line.
+    s.args = "loglevel=6 screentest=1".to_string();
+    s.timeout = Duration::from_secs(if uefi { 240 } else { 120 });
+    if uefi { s.uefi() } else { s.qemu(&["-vga", "std"]) }
+}
+
+/// The memmap report line: `key=value` fields, colours as `name=#rrggbb:squares`, frames after `frames`.
+struct MemmapReport {
+    fields: BTreeMap<String, usize>,
+    /// (name, colour, squares)
+    colours: Vec<(String, Rgb, usize)>,
+    /// frames per owner character
+    frames: BTreeMap<String, u64>,
+}
+
+fn parse_report(line: &str) -> MemmapReport {
+    let body = &line[line.find("memmap: view").expect("report") + "memmap: view".len()..];
+    let (squares, frames) = body.split_once(" frames ").expect("frames part");
+    let mut report = MemmapReport { fields: BTreeMap::new(), colours: Vec::new(), frames: BTreeMap::new() };
+    for token in squares.split_whitespace() {
+        let (key, value) = token.split_once('=').expect("key=value");
+        if let Some(colour) = value.strip_prefix('#') {
+            let (hex, n) = colour.split_once(':').expect("#rrggbb:n");
+            let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex");
+            report.colours.push((key.to_string(), (byte(0), byte(2), byte(4)), n.parse().expect("count")));
+        } else {
+            report.fields.insert(key.to_string(), value.parse().expect("number"));
+        }
+    }
+    for token in frames.split_whitespace() {
+        let (key, value) = token.split_once('=').expect("key=value");
+        report.frames.insert(key.to_string(), value.parse().expect("number"));
+    }
+    report
+}
+
+fn console_and_memmap(name: &str, uefi: bool) {
+    let mut s = Session::start(&scenario(name, uefi));
+    let banner = s.expect_line("Pagoda version", WAIT);
+    s.expect_line("Pagoda shell.", if uefi { Duration::from_secs(180) } else { WAIT });
+
+    // 1. The log from the first line: the banner in the top row, timestamp green, message in the notice
+    //    colour; the warning about the unknown option in yellow; the shell's banner in the default grey.
+    let message = &banner[banner.find("] ").expect("timestamp") + 2..];
+    let head: String = message.chars().take_while(|&c| c != '—').collect();
+    let shell_banner = |image: &Image| image.find_text("Pagoda shell.", GREY, BLACK, 0..20).len() == 1;
+    let first = s.screendump_until("boot", WAIT, shell_banner);
+    assert!(first.text_at("[    0.000000] ", GREEN, BLACK, 0, 0), "timestamp of the banner in green");
+    assert!(first.text_at(head.trim_end(), WHITE, BLACK, 15, 0), "the banner {head:?} in white in the top row");
+    let warning = first.find_text("Kernel command line: unknown parameter", YELLOW, BLACK, 0..10);
+    assert_eq!(warning.len(), 1, "one warning line in yellow: {warning:?}");
+    assert!(shell_banner(&first), "the shell's banner below the log, in grey");
+    save_screenshot(&first, &format!("{name}-boot"));
+
+    // 2. The keyboard: a command typed on it runs (serial shows its output) and its echo and output are
+    //    on screen; the up arrow brings it back.
+    s.send_keys("free\n");
+    s.expect_line("Mem:", WAIT);
+    let typed =
+        s.screendump_until("free", WAIT, |image| !image.find_text("pagoda$ free", GREY, BLACK, 0..60).is_empty());
+    assert!(!typed.find_text("pagoda$ free", GREY, BLACK, 0..60).is_empty(), "the typed command on screen");
+    assert!(!typed.find_text("Mem:", GREY, BLACK, 0..60).is_empty(), "free's output on screen");
+    s.send_keys("<up><ret>");
+    assert!(s.wait_for_nth("Mem:", 2, WAIT).is_some(), "the up arrow recalled `free`:\n{}", s.serial().join("\n"));
+    let again =
+        s.screendump_until("history", WAIT, |image| image.find_text("pagoda$ free", GREY, BLACK, 0..60).len() >= 2);
+    assert_eq!(again.find_text("pagoda$ free", GREY, BLACK, 0..60).len(), 2, "two `free` command lines");
+    save_screenshot(&again, &format!("{name}-console"));
+
+    // 3. memmap: the picture against the kernel's own counts.
+    s.type_serial("memmap");
+    let line = s.expect_line("memmap: view", WAIT);
+    assert!(s.wait_for_nth("  #  reserved", 1, WAIT).is_some(), "the text form is still printed");
+    let report = parse_report(&line);
+    let field = |k: &str| report.fields[k];
+    let (square, row) = (field("square"), field("row"));
+    let rect = (field("x"), field("y"), field("per_row") * square, field("rows") * row);
+    let image = s.screendump_until("memmap", WAIT, |image| {
+        report.colours.iter().all(|&(_, colour, n)| image.count(colour, rect) == n * square * square)
+    });
+    check_picture(&image, &report, rect, square);
+    save_screenshot(&image, &format!("{name}-memmap"));
+
+    // 4. --watch redraws (one report line per picture), `memmap off` gives the rows back to the text.
+    let before = s.serial().iter().filter(|l| l.contains("memmap: view")).count();
+    s.type_serial("memmap --watch 2");
+    assert!(s.wait_for_nth("memmap: view", before + 4, WAIT).is_some(), "--watch redrew the picture");
+    s.expect_line("redrawing every 500 ms for 2 s", WAIT);
+    assert!(s.wait_for_nth("Legend:", 2, WAIT).is_some(), "--watch ends with the text form");
+    s.type_serial("memmap off");
+    let cleared = s.screendump_until("off", WAIT, |image| {
+        report.colours.iter().all(|&(_, colour, _)| image.count(colour, rect) == 0)
+    });
+    for (name, colour, _) in &report.colours {
+        assert_eq!(cleared.count(*colour, rect), 0, "{name} still drawn after `memmap off`");
+    }
+
+    s.type_serial("poweroff");
+    let out = s.finish();
+    assert!(out.log.has("reboot: Power down"), "{}", out.log.text());
+    assert!(out.status.is_some(), "QEMU powered off instead of timing out");
+}
+
+fn check_picture(image: &Image, report: &MemmapReport, rect: (usize, usize, usize, usize), square: usize) {
+    let total_squares: usize = report.colours.iter().map(|c| c.2).sum();
+    let per_row = report.fields["per_row"];
+    let rows = report.fields["rows"];
+    assert!(total_squares <= per_row * rows && total_squares > per_row * (rows - 1), "squares fill the rows");
+    for (name, colour, squares) in &report.colours {
+        assert_eq!(
+            image.count(*colour, rect),
+            squares * square * square,
+            "{name} ({colour:02x?}): the kernel drew {squares} squares of {square}x{square}"
+        );
+        if *squares > 0 {
+            assert!(
+                image.count(*colour, (0, 0, image.width, image.height)) > image.count(*colour, rect)
+                    || name.starts_with("free"),
+                "{name}'s colour has a legend swatch"
+            );
+        }
+    }
+    // Each owner's share of squares against its share of frames (the kernel's own counts).
+    let total_frames: u64 = report.frames.values().sum();
+    let squares_of = |owner: &str| -> usize {
+        report.colours.iter().filter(|(n, _, _)| if owner == "." { n.starts_with("free") } else { n == owner }).map(|c| c.2).sum()
+    };
+    for (owner, &frames) in &report.frames {
+        let frame_share = frames as f64 / total_frames as f64;
+        let square_share = squares_of(owner) as f64 / total_squares as f64;
+        assert!(
+            (frame_share - square_share).abs() <= 0.02,
+            "owner {owner:?}: {frames} of {total_frames} frames ({frame_share:.3}) but {} of {total_squares} squares ({square_share:.3})",
+            squares_of(owner)
+        );
+    }
+}
+
+#[test]
+fn screen_console_keyboard_and_memmap_under_seabios_vbe() {
+    console_and_memmap("bios", false);
+}
+
+#[test]
+fn screen_console_keyboard_and_memmap_under_ovmf_gop() {
+    console_and_memmap("uefi", true);
+}
