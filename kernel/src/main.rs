@@ -166,7 +166,9 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
     }
     match drivers::keyboard::init() {
         Ok(cpu_arch::irq::Route::IoApic { gsi, vector }) => {
-            pr_info!("keyboard: PS/2 (i8042), US layout, IRQ 1 through the I/O APIC (GSI {gsi}, vector {vector:#x})")
+            pr_info!(
+                "keyboard: PS/2 (i8042), US layout, IRQ 1 through the I/O APIC (GSI {gsi}, vector {vector:#x})"
+            )
         }
         Ok(cpu_arch::irq::Route::Pic { vector }) => {
             pr_info!("keyboard: PS/2 (i8042), US layout, IRQ 1 through the 8259 PIC (vector {vector:#x})")

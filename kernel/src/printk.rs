@@ -73,7 +73,8 @@ static LOG: SpinLock<LogBuffer> = SpinLock::new(LogBuffer { bytes: [0; LOG_BYTES
 /// Messages logged before the screen started: (level, start and end offset in the log buffer), so the
 /// screen can show them in their colours.
 const EARLY_MESSAGES: usize = 64;
-static EARLY: SpinLock<heapless::Vec<(Level, usize, usize), EARLY_MESSAGES>> = SpinLock::new(heapless::Vec::new());
+static EARLY: SpinLock<heapless::Vec<(Level, usize, usize), EARLY_MESSAGES>> =
+    SpinLock::new(heapless::Vec::new());
 /// Set once the screen took over the early messages.
 static SCREEN_STARTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 

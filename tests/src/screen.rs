@@ -83,7 +83,11 @@ impl Image {
         let height: usize = fields[2].parse().map_err(|_| "bad height")?;
         let data = &bytes[at + 1..];
         if data.len() < width * height * 3 {
-            return Err(format!("PPM has {} bytes of pixels, {width}x{height} needs {}", data.len(), width * height * 3));
+            return Err(format!(
+                "PPM has {} bytes of pixels, {width}x{height} needs {}",
+                data.len(),
+                width * height * 3
+            ));
         }
         Ok(Image { width, height, rgb: data[..width * height * 3].to_vec() })
     }
@@ -96,7 +100,10 @@ impl Image {
     /// How many pixels of the rectangle `(x, y, w, h)` (clipped) have colour `rgb`.
     pub fn count(&self, rgb: Rgb, (x, y, w, h): (usize, usize, usize, usize)) -> usize {
         let (x1, y1) = ((x + w).min(self.width), (y + h).min(self.height));
-        (y..y1).flat_map(|py| (x..x1).map(move |px| (px, py))).filter(|&(px, py)| self.pixel(px, py) == rgb).count()
+        (y..y1)
+            .flat_map(|py| (x..x1).map(move |px| (px, py)))
+            .filter(|&(px, py)| self.pixel(px, py) == rgb)
+            .count()
     }
 
     /// Whether `text`, drawn in colours `fg` on `bg`, appears with its first cell at text cell
@@ -107,12 +114,19 @@ impl Image {
             if x0 + CELL_WIDTH > self.width || y0 + CELL_HEIGHT > self.height {
                 return false;
             }
-            (0..CELL_HEIGHT).all(|y| (0..CELL_WIDTH).all(|x| self.pixel(x0 + x, y0 + y) == glyph_pixel(c, x, y, fg, bg)))
+            (0..CELL_HEIGHT)
+                .all(|y| (0..CELL_WIDTH).all(|x| self.pixel(x0 + x, y0 + y) == glyph_pixel(c, x, y, fg, bg)))
         })
     }
 
     /// Every text cell (column, row) where `text` appears in `fg` on `bg`, rows `rows` only.
-    pub fn find_text(&self, text: &str, fg: Rgb, bg: Rgb, rows: std::ops::Range<usize>) -> Vec<(usize, usize)> {
+    pub fn find_text(
+        &self,
+        text: &str,
+        fg: Rgb,
+        bg: Rgb,
+        rows: std::ops::Range<usize>,
+    ) -> Vec<(usize, usize)> {
         let columns = self.width / CELL_WIDTH;
         let rows = rows.start..rows.end.min(self.height / CELL_HEIGHT);
         rows.flat_map(|row| (0..columns).map(move |column| (column, row)))
@@ -166,15 +180,20 @@ impl Session {
         let iso = crate::iso_for(&scenario.args);
         let dir = crate::repo_root().join("build/screens").join(&scenario.name);
         std::fs::create_dir_all(&dir).expect("create build/screens");
-        let socket = std::env::temp_dir().join(format!("pagoda-mon-{}-{}.sock", std::process::id(), scenario.name));
+        let socket =
+            std::env::temp_dir().join(format!("pagoda-mon-{}-{}.sock", std::process::id(), scenario.name));
         let _ = std::fs::remove_file(&socket);
         let vars = (scenario.firmware == Firmware::Uefi).then(|| {
-            let path = std::env::temp_dir().join(format!("pagoda-vars-{}-{}.fd", std::process::id(), scenario.name));
-            std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &path).expect("copy OVMF_VARS_4M.fd (make deps)");
+            let path =
+                std::env::temp_dir().join(format!("pagoda-vars-{}-{}.fd", std::process::id(), scenario.name));
+            std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &path)
+                .expect("copy OVMF_VARS_4M.fd (make deps)");
             path
         });
         let mut scenario = scenario.clone();
-        scenario.qemu_args.extend(["-monitor".to_string(), format!("unix:{},server,nowait", socket.display())]);
+        scenario
+            .qemu_args
+            .extend(["-monitor".to_string(), format!("unix:{},server,nowait", socket.display())]);
         let mut command = crate::qemu_command(&scenario, &iso, vars.as_deref());
         command.stdin(Stdio::piped()).stderr(Stdio::null());
         let start = Instant::now();
@@ -259,8 +278,9 @@ impl Session {
 
     /// Waits for a serial line containing `needle`, panicking with the log after `timeout`.
     pub fn expect_line(&self, needle: &str, timeout: Duration) -> String {
-        self.wait_for_nth(needle, 1, timeout)
-            .unwrap_or_else(|| panic!("no serial line with {needle:?}; serial log:\n{}", self.serial().join("\n")))
+        self.wait_for_nth(needle, 1, timeout).unwrap_or_else(|| {
+            panic!("no serial line with {needle:?}; serial log:\n{}", self.serial().join("\n"))
+        })
     }
 
     /// Types `text` on the serial line, each line ended with a carriage return.
@@ -308,7 +328,12 @@ impl Session {
     }
 
     /// Dumps the screen until `check` holds (the console draws on timer ticks), at most `timeout`.
-    pub fn screendump_until(&mut self, label: &str, timeout: Duration, check: impl Fn(&Image) -> bool) -> Image {
+    pub fn screendump_until(
+        &mut self,
+        label: &str,
+        timeout: Duration,
+        check: impl Fn(&Image) -> bool,
+    ) -> Image {
         let deadline = Instant::now() + timeout;
         loop {
             let image = self.screendump(label);

@@ -64,9 +64,8 @@ pub fn for_each_block(end_pfn: u64, block: u64, mut f: impl FnMut(u64, &BlockSum
     let block = block.max(1);
     // Free frames inherit the order of the buddy block they are part of (only its head is marked).
     let (mut order_until, mut order) = (0u64, 0u8);
-    let e820: heapless::Vec<(u64, u64, mm_core::e820::E820Type), 128> = crate::mm::e820::with_table(|t| {
-        t.entries().iter().map(|e| (e.addr, e.end(), e.typ)).collect()
-    });
+    let e820: heapless::Vec<(u64, u64, mm_core::e820::E820Type), 128> =
+        crate::mm::e820::with_table(|t| t.entries().iter().map(|e| (e.addr, e.end(), e.typ)).collect());
     let mut pfn = 0;
     while pfn < end_pfn {
         let mut summary = BlockSummary::default();

@@ -5,8 +5,8 @@
 
 use abi::console_op::{MEMMAP_HIDE, MEMMAP_SHOW};
 use abi::proc_text;
-use libc_rs::procfs::Source;
 use libc_rs::println;
+use libc_rs::procfs::Source;
 use libc_rs::sys;
 use libc_rs::time::Timespec;
 

@@ -44,7 +44,8 @@ pub struct MadtInfo {
 /// or run past the table end the walk; nothing in the table can make it read out of bounds.
 pub fn parse_madt(table: &[u8]) -> MadtInfo {
     let mut info = MadtInfo::default();
-    let u32_at = |b: &[u8], at: usize| b.get(at..at + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
+    let u32_at =
+        |b: &[u8], at: usize| b.get(at..at + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
     info.pcat_compat = u32_at(table, 40).is_some_and(|flags| flags & 1 != 0);
     let mut at = 44;
     while let (Some(&kind), Some(&length)) = (table.get(at), table.get(at + 1)) {
@@ -62,7 +63,8 @@ pub fn parse_madt(table: &[u8]) -> MadtInfo {
             2 if length >= 10 => {
                 let (bus, source) = (entry[2], entry[3]);
                 if bus == 0
-                    && let (Some(slot), Some(gsi)) = (info.overrides.get_mut(usize::from(source)), u32_at(entry, 4))
+                    && let (Some(slot), Some(gsi)) =
+                        (info.overrides.get_mut(usize::from(source)), u32_at(entry, 4))
                 {
                     *slot = Some((gsi, u16::from_le_bytes([entry[8], entry[9]])));
                 }
@@ -130,7 +132,8 @@ pub fn route_isa_irq(irq: u8, vector: u8, apic_id: u8) -> Result<u32, &'static s
     }
     let chip = ioapic.as_ref().ok_or("no I/O APIC")?;
     let (gsi, flags) = madt.overrides.get(usize::from(irq)).copied().flatten().unwrap_or((u32::from(irq), 0));
-    let pin = gsi.checked_sub(chip.gsi_base).filter(|&p| p < chip.entries).ok_or("GSI outside the I/O APIC")?;
+    let pin =
+        gsi.checked_sub(chip.gsi_base).filter(|&p| p < chip.entries).ok_or("GSI outside the I/O APIC")?;
     let mut low = u32::from(vector);
     if flags & INTI_POLARITY_LOW == INTI_POLARITY_LOW {
         low |= ENTRY_ACTIVE_LOW;

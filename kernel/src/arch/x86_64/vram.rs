@@ -57,7 +57,11 @@ impl VideoMemory {
             // SAFETY: `offset .. offset + 4 n` lies inside the mapped region; `pixels` is ordinary memory
             // that cannot overlap video memory; the destination may be unaligned, so bytes are copied.
             unsafe {
-                core::ptr::copy_nonoverlapping(pixels.as_ptr().cast::<u8>(), self.base.as_ptr().add(offset), 4 * n)
+                core::ptr::copy_nonoverlapping(
+                    pixels.as_ptr().cast::<u8>(),
+                    self.base.as_ptr().add(offset),
+                    4 * n,
+                )
             }
             return;
         }

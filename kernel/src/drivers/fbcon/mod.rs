@@ -92,7 +92,7 @@ struct Location {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Escape {
     None,
-    Escape,
+    Started,
     Csi { params: [u16; 4], count: usize },
 }
 
@@ -393,9 +393,8 @@ impl Console {
     /// Interprets one character of output.
     fn put_char(&mut self, c: char) {
         match self.escape {
-            Escape::Escape => {
-                self.escape =
-                    if c == '[' { Escape::Csi { params: [0; 4], count: 0 } } else { Escape::None };
+            Escape::Started => {
+                self.escape = if c == '[' { Escape::Csi { params: [0; 4], count: 0 } } else { Escape::None };
                 return;
             }
             Escape::Csi { mut params, mut count } => {
@@ -420,7 +419,7 @@ impl Console {
         }
         let x = self.cursor.0;
         match c {
-            '\x1b' => self.escape = Escape::Escape,
+            '\x1b' => self.escape = Escape::Started,
             '\n' => self.newline(),
             '\r' => self.cursor.0 = 0,
             '\x08' => self.cursor.0 = x.saturating_sub(1),

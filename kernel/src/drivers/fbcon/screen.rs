@@ -128,12 +128,17 @@ impl PixelScreen {
                     *slot = match alpha {
                         0 => bg_pixel,
                         255 => fg_pixel,
-                        a => self.format.pack((blend(fg.0, bg.0, a), blend(fg.1, bg.1, a), blend(fg.2, bg.2, a))),
+                        a => self.format.pack((
+                            blend(fg.0, bg.0, a),
+                            blend(fg.1, bg.1, a),
+                            blend(fg.2, bg.2, a),
+                        )),
                     };
                 }
             }
             scratch[tail * CELL_WIDTH..pixels].fill(tail_bg);
-            let offset = (row * CELL_HEIGHT + line) * self.pitch + col0 * CELL_WIDTH * self.format.bytes_per_pixel;
+            let offset =
+                (row * CELL_HEIGHT + line) * self.pitch + col0 * CELL_WIDTH * self.format.bytes_per_pixel;
             self.memory.write_pixels(offset, &scratch[..pixels], self.format.bytes_per_pixel);
         }
     }
