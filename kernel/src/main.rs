@@ -129,7 +129,9 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
     mm::memblock::set_debug(params.memblock_debug);
     mm::memblock::setup(&e820, boot, &image);
     // Interrupt routing from the MADT, read now: the ACPI tables leave the direct map with mm_init.
-    if let Some(madt) = mm::numa::with_madt(boot, nx, cpu_arch::ioapic::parse_madt) {
+    if params.noapic {
+        pr_info!("noapic: the I/O APIC is left alone; device interrupts come through the 8259 PIC");
+    } else if let Some(madt) = mm::numa::with_madt(boot, nx, mm_core::madt::parse_madt) {
         cpu_arch::ioapic::set_madt(madt);
     }
     // The final direct map covers RAM only: the screen waits for its own mapping (after vmalloc).

@@ -8,6 +8,7 @@
 //!   means exactly those pixels;
 //! - keyboard: keys pressed through the monitor (`sendkey`) reach the shell (its output shows on the
 //!   serial line and on screen, with the echoed command line), and the up arrow recalls the history;
+//!   through the I/O APIC under SeaBIOS and through the 8259 PIC (`noapic`) under OVMF;
 //! - memmap: the kernel prints, on serial only, the picture's geometry and each colour with its number of
 //!   squares and its frame totals; the dump must hold exactly that many pixels of each colour in the
 //!   picture, and each owner's share of squares must be within 2 points of its share of frames.
@@ -29,8 +30,9 @@ fn scenario(name: &str, uefi: bool) -> Scenario {
     let mut s = Scenario::test("screen", "256M", "");
     s.name = name.to_string();
     // No test=: the shell runs. Log level 6 keeps the screen's first rows for the banner; the unknown
-    // option makes a warning line.
-    s.args = "loglevel=6 screentest=1".to_string();
+    // option makes a warning line. The OVMF boot takes the keyboard through the 8259 PIC (`noapic`), the
+    // SeaBIOS one through the I/O APIC.
+    s.args = if uefi { "loglevel=6 screentest=1 noapic" } else { "loglevel=6 screentest=1" }.to_string();
     s.timeout = Duration::from_secs(if uefi { 240 } else { 120 });
     if uefi { s.uefi() } else { s.qemu(&["-vga", "std"]) }
 }
@@ -137,6 +139,11 @@ fn console_and_memmap(name: &str, uefi: bool) {
     for (name, colour, _) in &report.colours {
         assert_eq!(cleared.count(*colour, rect), 0, "{name} still drawn after `memmap off`");
     }
+
+    // The route the keys took, from the kernel log.
+    s.type_serial("dmesg");
+    let route = if uefi { "IRQ 1 through the 8259 PIC" } else { "IRQ 1 through the I/O APIC (GSI 1" };
+    s.expect_line(&format!("keyboard: PS/2 (i8042), US layout, {route}"), WAIT);
 
     s.type_serial("poweroff");
     let out = s.finish();

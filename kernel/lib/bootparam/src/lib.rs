@@ -159,6 +159,8 @@ pub struct BootParams<'a> {
     pub highmem: Option<u64>,
     /// `nokaslr`: fixed virtual bases for the direct map, vmalloc and vmemmap.
     pub nokaslr: bool,
+    /// `noapic`: ignore the I/O APIC; device interrupts come through the 8259 PIC (as Linux's `noapic`).
+    pub noapic: bool,
     /// `randomize_va_space=0|1|2`: user address-space randomization (1: stack and mmap base; 2: also the
     /// heap). Default 2, as Linux.
     pub randomize_va_space: u8,
@@ -191,6 +193,7 @@ impl<'a> BootParams<'a> {
             slub_debug: None,
             highmem: None,
             nokaslr: false,
+            noapic: false,
             randomize_va_space: 2,
             panic_on_oom: false,
             test: None,
@@ -240,6 +243,7 @@ impl<'a> BootParams<'a> {
             }
             ("numa", Some("off")) => self.numa_off = true,
             ("nokaslr", None) => self.nokaslr = true,
+            ("noapic", None) => self.noapic = true,
             ("panic_on_oom", Some(v)) => self.panic_on_oom = parse_bool(v).ok_or(bad("expected 0 or 1"))?,
             ("randomize_va_space", Some(v)) => {
                 self.randomize_va_space = match v {

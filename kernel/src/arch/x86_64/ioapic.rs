@@ -7,11 +7,13 @@
 //! fixed), destination mode (11, 0 = physical), polarity (13, 1 = active low), trigger (15, 1 = level),
 //! mask (16); high word: destination APIC ID (31–24).
 //!
-//! The MADT (ACPI "APIC" table) lists the I/O APICs (entry type 1: id, address, first GSI) and the
-//! interrupt source overrides (type 2: ISA IRQ → GSI with polarity and trigger flags, ACPI §5.2.12.5);
-//! an ISA IRQ without an override is GSI = IRQ, edge-triggered, active high.
+//! Where the I/O APIC is and how ISA IRQs map to its inputs come from the MADT (`mm_core::madt`, parsed
+//! while the ACPI tables are still mapped); an ISA IRQ without an override is GSI = IRQ, edge-triggered,
+//! active high.
 
 use core::ptr::NonNull;
+
+use mm_core::madt::MadtInfo;
 
 use crate::mm::PAGE_SIZE;
 use crate::sync::SpinLock;
@@ -27,54 +29,6 @@ const ENTRY_MASKED: u32 = 1 << 16;
 /// MADT interrupt source override flags (ACPI MPS INTI flags): polarity bits 1–0, trigger bits 3–2.
 const INTI_POLARITY_LOW: u16 = 0b11;
 const INTI_TRIGGER_LEVEL: u16 = 0b11 << 2;
-
-/// What the MADT says about interrupt routing.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MadtInfo {
-    /// The first I/O APIC: (physical address, first GSI).
-    pub ioapic: Option<(u32, u32)>,
-    pub ioapics: usize,
-    /// Overrides for ISA IRQs 0–15: (GSI, INTI flags).
-    pub overrides: [Option<(u32, u16)>; 16],
-    /// MADT flag bit 0: the board also has the dual 8259 PICs.
-    pub pcat_compat: bool,
-}
-
-/// Reads the I/O APICs and ISA overrides out of a whole MADT (header included). Entries that are short
-/// or run past the table end the walk; nothing in the table can make it read out of bounds.
-pub fn parse_madt(table: &[u8]) -> MadtInfo {
-    let mut info = MadtInfo::default();
-    let u32_at =
-        |b: &[u8], at: usize| b.get(at..at + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
-    info.pcat_compat = u32_at(table, 40).is_some_and(|flags| flags & 1 != 0);
-    let mut at = 44;
-    while let (Some(&kind), Some(&length)) = (table.get(at), table.get(at + 1)) {
-        let length = usize::from(length);
-        let Some(entry) = table.get(at..at + length).filter(|_| length >= 2) else { break };
-        match kind {
-            1 if length >= 12 => {
-                info.ioapics += 1;
-                if info.ioapic.is_none()
-                    && let (Some(address), Some(gsi_base)) = (u32_at(entry, 4), u32_at(entry, 8))
-                {
-                    info.ioapic = Some((address, gsi_base));
-                }
-            }
-            2 if length >= 10 => {
-                let (bus, source) = (entry[2], entry[3]);
-                if bus == 0
-                    && let (Some(slot), Some(gsi)) =
-                        (info.overrides.get_mut(usize::from(source)), u32_at(entry, 4))
-                {
-                    *slot = Some((gsi, u16::from_le_bytes([entry[8], entry[9]])));
-                }
-            }
-            _ => {}
-        }
-        at += length;
-    }
-    info
-}
 
 /// The mapped I/O APIC.
 struct IoApic {

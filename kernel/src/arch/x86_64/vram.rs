@@ -26,6 +26,11 @@ impl VideoMemory {
         VideoMemory { base, len }
     }
 
+    /// A region of no bytes: every access is dropped (a screen not mapped yet).
+    pub fn empty() -> Self {
+        VideoMemory { base: NonNull::dangling(), len: 0 }
+    }
+
     /// Stores `bytes` (1 to 4 bytes of `value`, little-endian) at byte `offset`; out-of-range stores are
     /// dropped.
     #[inline]

@@ -151,13 +151,14 @@ pub struct Found {
     pub rows: usize,
 }
 
-/// Takes the framebuffer GRUB set up, if any and if it is reachable through the boot map; returns what
-/// was found. The caller replays the log so far.
+/// Takes the framebuffer GRUB set up, if any; returns what was found. The caller replays the log so far.
 pub fn init(boot: &'static BootInfo) -> Option<Found> {
     let fb = boot.info().framebuffer_tag()?.ok()?;
     let (width, height, pitch) = (fb.width() as usize, fb.height() as usize, fb.pitch() as usize);
     let bytes = pitch.checked_mul(height)?;
     let phys = fb.address();
+    // A framebuffer the boot map does not reach (above 4 GiB) is drawn once `resume` maps it.
+    let detached;
     let (screen, kind, columns, rows) = match fb.buffer_type().ok()? {
         FramebufferType::RGB { red, green, blue } => {
             let bytes_per_pixel = usize::from(fb.bpp()).div_ceil(8);
@@ -170,7 +171,9 @@ pub fn init(boot: &'static BootInfo) -> Option<Found> {
                 green: (green.position, green.size),
                 blue: (blue.position, blue.size),
             };
-            let memory = map_early(phys, bytes)?;
+            let memory = map_early(phys, bytes);
+            detached = memory.is_none();
+            let memory = memory.unwrap_or_else(VideoMemory::empty);
             let screen = PixelScreen { memory, width, height, pitch, format };
             (Screen::Pixels(screen), "framebuffer", width / CELL_WIDTH, height / CELL_HEIGHT)
         }
@@ -178,7 +181,9 @@ pub fn init(boot: &'static BootInfo) -> Option<Found> {
             if width * 2 > pitch {
                 return None;
             }
-            let memory = map_early(phys, bytes)?;
+            let memory = map_early(phys, bytes);
+            detached = memory.is_none();
+            let memory = memory.unwrap_or_else(VideoMemory::empty);
             (Screen::Text(TextScreen { memory, columns: width, pitch }), "EGA text", width, height)
         }
         FramebufferType::Indexed { .. } => return None,
@@ -192,6 +197,7 @@ pub fn init(boot: &'static BootInfo) -> Option<Found> {
     con.location = Some(Location { phys, bytes });
     con.columns = columns;
     con.rows = rows;
+    con.detached = detached;
     con.clear_all();
     drop(con);
     ACTIVE.store(true, Ordering::Release);

@@ -91,7 +91,7 @@ impl PixelScreen {
     ) {
         let n = cells.len().min(glyphs.len());
         let pixels = n * CELL_WIDTH;
-        if pixels > scratch.len() {
+        if n == 0 || pixels > scratch.len() {
             return;
         }
         // The last cell that is not a blank like the one after it: past it, every pixel row is one fill.
