@@ -126,12 +126,51 @@ fn console_and_memmap(name: &str, uefi: bool) {
         save_screenshot(&image, "memmap");
     }
 
-    // 4. --watch redraws (one report line per picture), `memmap off` gives the rows back to the text.
-    let before = s.serial().iter().filter(|l| l.contains("memmap: view")).count();
-    s.type_serial("memmap --watch 2");
-    assert!(s.wait_for_nth("memmap: view", before + 4, WAIT).is_some(), "--watch redrew the picture");
-    s.expect_line("redrawing every 500 ms for 2 s", WAIT);
-    assert!(s.wait_for_nth("Legend:", 2, WAIT).is_some(), "--watch ends with the text form");
+    // 4. --watch beside a hog: the pictures follow memory filling up with user pages, the OOM kill and
+    //    the memory coming back (the kernel's figures on serial, one report per picture).
+    let user_share = |r: &MemmapReport| r.frames["U"] as f64 / r.frames.values().sum::<u64>() as f64;
+    let idle_share = user_share(&report);
+    let reports_before = s.serial().iter().filter(|l| l.contains("memmap: view")).count();
+    let legends_before = s.serial().iter().filter(|l| l.contains("Legend:")).count();
+    s.type_serial("oom_hog &");
+    s.type_serial("memmap --watch 5");
+    s.expect_line("redrawing every 500 ms for 5 s", WAIT);
+    // Dump while it runs; keep the picture with the most user memory for the README.
+    let user = report.colours.iter().find(|c| c.0 == "U").map(|c| c.1).expect("user colour");
+    let mut fullest: Option<(usize, Image)> = None;
+    let deadline = std::time::Instant::now() + WAIT;
+    while s.wait_for_nth("Legend:", legends_before + 1, Duration::from_millis(10)).is_none() {
+        assert!(std::time::Instant::now() < deadline, "--watch 5 did not end:\n{}", s.serial().join("\n"));
+        let image = s.screendump("watch");
+        let red = image.count(user, rect);
+        if fullest.as_ref().is_none_or(|(best, _)| red > *best) {
+            fullest = Some((red, image));
+        }
+    }
+    let watched: Vec<MemmapReport> = s
+        .serial()
+        .iter()
+        .filter(|l| l.contains("memmap: view"))
+        .skip(reports_before)
+        .map(|l| parse_report(l))
+        .collect();
+    assert!(watched.len() >= 5, "--watch redrew the picture {} times in 5 s", watched.len());
+    let peak = watched.iter().map(user_share).fold(0.0, f64::max);
+    let last = user_share(watched.last().expect("a report"));
+    assert!(
+        peak >= idle_share + 0.25,
+        "the hog's pages show: user share {idle_share:.3} idle, {peak:.3} at the peak"
+    );
+    assert!(
+        s.serial().iter().any(|l| l.contains("Out of memory: Killed process") && l.contains("(oom_hog)"))
+    );
+    assert!(
+        last <= idle_share + 0.05,
+        "after the kill the user share is back: {last:.3} vs {idle_share:.3} idle"
+    );
+    if let Some((_, image)) = fullest.filter(|_| !uefi) {
+        save_screenshot(&image, "memmap-oom");
+    }
     s.type_serial("memmap off");
     let cleared = s.screendump_until("off", WAIT, |image| {
         report.colours.iter().all(|&(_, colour, _)| image.count(colour, rect) == 0)

@@ -177,8 +177,13 @@ pub struct TextScreen {
 impl TextScreen {
     pub fn draw_cells(&self, col0: usize, row: usize, cells: &[super::Cell]) {
         for (i, cell) in cells.iter().enumerate() {
-            // Code page 437 agrees with ASCII on the printable range; anything else shows as '?'.
-            let ch = if (0x20..0x7f).contains(&cell.ch) { cell.ch as u8 } else { b'?' };
+            // Code page 437 agrees with ASCII on the printable range; dashes become '-', anything else
+            // shows as '?'.
+            let ch = match cell.ch {
+                0x20..0x7f => cell.ch as u8,
+                0x2013 | 0x2014 => b'-',
+                _ => b'?',
+            };
             let value = u16::from(ch) | u16::from(cell.attr) << 8;
             self.memory.write_pixel(row * self.pitch + (col0 + i) * 2, u32::from(value), 2);
         }
