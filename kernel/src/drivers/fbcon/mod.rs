@@ -15,8 +15,9 @@
 //! A part of the screen above the text can be handed to a picture (the `memmap` view, see
 //! [`memmap_view`]): the text then scrolls in the rows below it.
 //!
-//! Lock order: `CONSOLE` is taken inside printk's serial lock is *not* held (printk writes serial first,
-//! then here); nothing is called with `CONSOLE` held that could printk.
+//! Lock order: printk releases the serial port's lock before it takes `CONSOLE`; nothing that could
+//! printk runs with `CONSOLE` held, and the printk paths only `try_lock` it (a message from inside the
+//! console, or from a fault while it draws, goes to serial only).
 
 pub mod memmap_view;
 pub mod screen;
@@ -36,7 +37,7 @@ use crate::printk::Level;
 use crate::sync::SpinLock;
 use screen::{CELL_HEIGHT, CELL_WIDTH, PALETTE, PixelFormat, PixelScreen, TextScreen};
 
-/// Largest grid kept (a bigger screen uses its top-left part): 1600×1280 pixels of 8×16 cells.
+/// Largest grid kept (a bigger screen uses its top-left part): 1400×1280 pixels of 7×16 cells.
 const MAX_COLUMNS: usize = 200;
 const MAX_ROWS: usize = 80;
 /// Pixels per cell the scratch row has room for (the font's cells are narrower).
