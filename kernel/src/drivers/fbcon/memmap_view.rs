@@ -88,7 +88,7 @@ pub fn show() -> Result<(), ViewError> {
     let (x0, y0) = (CELL_WIDTH, CELL_HEIGHT);
     let picture_height = rows * ROW_PIXELS;
     let text_top = (y0 + picture_height + LEGEND_ROWS * CELL_HEIGHT).div_ceil(CELL_HEIGHT);
-    if text_top + 5 > con.rows {
+    if text_top + 5 > con.grid.rows() {
         return Err(ViewError::NoFramebuffer);
     }
     let mut squares = [0u64; OWNERS.len()];
@@ -130,7 +130,7 @@ pub fn show() -> Result<(), ViewError> {
     for (i, short) in LEGEND_NAMES.iter().enumerate() {
         let mut entry: heapless::String<64> = heapless::String::new();
         let _ = write!(entry, "{short} {}K", totals[i] * PAGE_SIZE / 1024);
-        if column + 3 + entry.len() > con.columns {
+        if column + 3 + entry.len() > con.grid.columns() {
             legend_row += 1;
             column = 1;
         }
@@ -158,7 +158,7 @@ pub fn show() -> Result<(), ViewError> {
 /// Gives the whole screen back to the text.
 pub fn hide() {
     let mut con = CONSOLE.lock();
-    if con.top != 0 {
+    if con.grid.top() != 0 {
         con.set_top(0);
     }
 }
@@ -166,7 +166,7 @@ pub fn hide() {
 /// Draws `text` as cells at text position (`column`, `row`) without touching the grid.
 fn draw_text(con: &mut super::Console, column: usize, row: usize, text: &str, attribute: u8) {
     let mut cells = [Cell { ch: b' ' as u16, attr: attribute }; super::MAX_COLUMNS];
-    let room = con.columns.saturating_sub(column);
+    let room = con.grid.columns().saturating_sub(column);
     let mut n = 0;
     for (slot, c) in cells.iter_mut().zip(text.chars()).take(room) {
         slot.ch = u16::try_from(c as u32).unwrap_or(b'?' as u16);

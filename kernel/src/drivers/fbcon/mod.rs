@@ -1,9 +1,10 @@
 //! fbcon: the console on the screen — the kernel log in colour (by level, as `dmesg --color`) and the
 //! shell's input and output, on GRUB's framebuffer or, when only that is offered, the EGA text buffer.
 //!
-//! The text lives in a grid of cells (character + EGA attribute); the screen is brought up to date from
-//! it by [`flush`]: rows scrolled since the last flush are moved inside video memory in one copy, then
-//! only the rows that changed are drawn. A flush that only changes cells (typing, a prompt) happens at
+//! The text lives in a grid of cells (character + EGA attribute, `textgrid`, host-tested: the escape
+//! sequences, scrolling, and what a flush must redraw); the screen is brought up to date from it by a
+//! flush: rows scrolled since the last flush are moved inside video memory in one copy, then only the
+//! rows that changed are drawn. A flush that only changes cells (typing, a prompt) happens at
 //! once; one that must scroll happens at most every [`SCROLL_FLUSH_NS`] of TSC time, the rest waits for
 //! the next printk or timer tick, so a burst of log lines costs one scroll, not one per line.
 //!
@@ -36,21 +37,15 @@ use crate::mm::early;
 use crate::printk::Level;
 use crate::sync::SpinLock;
 use screen::{CELL_HEIGHT, CELL_WIDTH, PALETTE, PixelFormat, PixelScreen, TextScreen};
+pub use textgrid::{Cell, MAX_COLUMNS, attr};
+use textgrid::{DEFAULT_ATTR, Grid, MAX_ROWS, Surface};
 
-/// Largest grid kept (a bigger screen uses its top-left part): 1400×1280 pixels of 7×16 cells.
-const MAX_COLUMNS: usize = 200;
-const MAX_ROWS: usize = 80;
 /// Pixels per cell the scratch row has room for (the font's cells are narrower).
 const SCRATCH_CELL_WIDTH: usize = 8;
 const _: () = assert!(CELL_WIDTH <= SCRATCH_CELL_WIDTH);
 /// A scroll reaches the screen at most this often (TSC time); see the module comment.
 const SCROLL_FLUSH_NS: u64 = 20_000_000;
 
-/// Attributes: foreground in the low nibble, background in the high one (EGA order).
-pub const fn attr(fg: u8, bg: u8) -> u8 {
-    fg | bg << 4
-}
-const DEFAULT_ATTR: u8 = attr(7, 0);
 const TIMESTAMP_ATTR: u8 = attr(2, 0);
 
 /// The colour of a log message of `level`, after `dmesg --color`'s scheme: emergencies to critical white
@@ -66,16 +61,6 @@ pub const fn level_attr(level: Level) -> u8 {
     }
 }
 
-/// One character cell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cell {
-    /// A Unicode scalar of the Basic Multilingual Plane.
-    pub ch: u16,
-    pub attr: u8,
-}
-
-const BLANK: Cell = Cell { ch: b' ' as u16, attr: DEFAULT_ATTR };
-
 enum Screen {
     Pixels(PixelScreen),
     Text(TextScreen),
@@ -88,32 +73,10 @@ struct Location {
     bytes: usize,
 }
 
-/// The parser of the escape sequences the shell sends (a VT100 subset: `ESC [ n A/B/C/D`, `ESC [ K`,
-/// `ESC [ r;c H`, `ESC [ 2 J`, `ESC [ n;… m`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Escape {
-    None,
-    Started,
-    Csi { params: [u16; 4], count: usize },
-}
-
 struct Console {
     screen: Option<Screen>,
     location: Option<Location>,
-    columns: usize,
-    rows: usize,
-    /// First text row: rows above it belong to a picture.
-    top: usize,
-    grid: [Cell; MAX_COLUMNS * MAX_ROWS],
-    /// Rows whose cells differ from the screen (after the pending scroll is applied).
-    dirty: [bool; MAX_ROWS],
-    /// Rows the text region scrolled since the last flush.
-    pending_scroll: usize,
-    cursor: (usize, usize),
-    /// Where the cursor was last drawn.
-    drawn_cursor: Option<(usize, usize)>,
-    attr: u8,
-    escape: Escape,
+    grid: Grid,
     /// Drawing stopped between `suspend` and `resume` (the mapping is stale).
     detached: bool,
     last_flush_ns: u64,
@@ -126,16 +89,7 @@ struct Console {
 static CONSOLE: SpinLock<Console> = SpinLock::new(Console {
     screen: None,
     location: None,
-    columns: 0,
-    rows: 0,
-    top: 0,
-    grid: [BLANK; MAX_COLUMNS * MAX_ROWS],
-    dirty: [false; MAX_ROWS],
-    pending_scroll: 0,
-    cursor: (0, 0),
-    drawn_cursor: None,
-    attr: DEFAULT_ATTR,
-    escape: Escape::None,
+    grid: Grid::new(),
     detached: false,
     last_flush_ns: 0,
     scratch: [0; MAX_COLUMNS * SCRATCH_CELL_WIDTH],
@@ -196,10 +150,8 @@ pub fn init(boot: &'static BootInfo) -> Option<Found> {
     let mut con = CONSOLE.lock();
     con.screen = Some(screen);
     con.location = Some(Location { phys, bytes });
-    con.columns = columns;
-    con.rows = rows;
+    con.grid.resize(columns, rows);
     con.detached = detached;
-    con.clear_all();
     drop(con);
     ACTIVE.store(true, Ordering::Release);
     Some(Found { kind, columns, rows })
@@ -245,7 +197,7 @@ pub fn resume() -> Result<(), &'static str> {
     }
     con.location = None;
     con.detached = false;
-    con.mark_all_dirty();
+    con.grid.mark_all_dirty();
     con.flush();
     Ok(())
 }
@@ -262,19 +214,18 @@ pub fn log_line(level: Level, timestamp_ns: u64, args: fmt::Arguments<'_>) {
     }
     // A message from inside the console itself (a fault while drawing) is not drawn: try_lock.
     let Some(mut con) = CONSOLE.try_lock() else { return };
-    let saved = con.attr;
-    if con.cursor.0 != 0 {
-        con.newline();
-    }
-    con.attr = TIMESTAMP_ATTR;
+    let grid = &mut con.grid;
+    let saved = grid.attr();
+    grid.fresh_line();
+    grid.set_attr(TIMESTAMP_ATTR);
     let _ = fmt::write(
-        &mut *con,
+        &mut GridWriter(grid),
         format_args!("[{:5}.{:06}] ", timestamp_ns / 1_000_000_000, timestamp_ns / 1000 % 1_000_000),
     );
-    con.attr = level_attr(level);
-    let _ = fmt::write(&mut *con, args);
-    con.newline();
-    con.attr = saved;
+    grid.set_attr(level_attr(level));
+    let _ = fmt::write(&mut GridWriter(grid), args);
+    grid.newline();
+    grid.set_attr(saved);
     con.flush_soon();
 }
 
@@ -288,12 +239,12 @@ pub fn replay_line(level: Level, line: &str) {
         Some(i) if line.starts_with('[') => line.split_at(i + 2),
         _ => ("", line),
     };
-    con.attr = TIMESTAMP_ATTR;
-    con.put_text(stamp);
-    con.attr = level_attr(level);
-    con.put_text(message);
-    con.newline();
-    con.attr = DEFAULT_ATTR;
+    con.grid.set_attr(TIMESTAMP_ATTR);
+    con.grid.put_str(stamp);
+    con.grid.set_attr(level_attr(level));
+    con.grid.put_str(message);
+    con.grid.newline();
+    con.grid.set_attr(DEFAULT_ATTR);
     con.flush_soon();
 }
 
@@ -313,9 +264,7 @@ pub fn write_bytes(bytes: &[u8]) {
                 (core::str::from_utf8(&rest[..valid]).unwrap_or(""), &rest[skip..])
             }
         };
-        for c in text.chars() {
-            con.put_char(c);
-        }
+        con.grid.put_str(text);
         rest = tail;
     }
     con.flush_soon();
@@ -327,9 +276,7 @@ pub fn tick() {
         return;
     }
     if let Some(mut con) = CONSOLE.try_lock()
-        && (con.pending_scroll > 0
-            || con.dirty.iter().any(|&d| d)
-            || con.drawn_cursor != Some((con.cursor.0.min(con.columns - 1), con.cursor.1)))
+        && con.grid.needs_flush()
     {
         con.flush();
     }
@@ -353,173 +300,56 @@ pub fn flush_now() {
     }
 }
 
-impl fmt::Write for Console {
+/// `fmt::Write` into the grid at its current attribute.
+struct GridWriter<'a>(&'a mut Grid);
+
+impl fmt::Write for GridWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.put_text(s);
+        self.0.put_str(s);
         Ok(())
     }
 }
 
+/// The screen as the grid's flush sees it.
+struct Drawer<'a> {
+    screen: &'a Screen,
+    scratch: &'a mut [u32],
+    glyphs: &'a mut [Option<RasterizedChar>],
+}
+
+impl Surface for Drawer<'_> {
+    fn move_rows(&mut self, from: usize, to: usize, count: usize) {
+        match self.screen {
+            Screen::Pixels(p) => p.move_rows(from, to, count),
+            Screen::Text(t) => t.move_rows(from, to, count),
+        }
+    }
+
+    fn draw_cells(&mut self, column: usize, row: usize, cells: &[Cell]) {
+        match self.screen {
+            Screen::Pixels(p) => p.draw_cells(column, row, cells, self.glyphs, self.scratch),
+            Screen::Text(t) => t.draw_cells(column, row, cells),
+        }
+    }
+
+    fn draw_cursor(&mut self, column: usize, row: usize, attr: u8) {
+        match self.screen {
+            Screen::Pixels(p) => p.draw_cursor(column, row, PALETTE[usize::from(attr & 0xf)]),
+            Screen::Text(t) => t.draw_cursor(column, row),
+        }
+    }
+}
+
 impl Console {
-    /// Moves the first text row to `top` (a picture takes the rows above it): the text rows still below
-    /// keep their place, the rows given to the picture are blanked, and the text is redrawn.
+    /// Moves the first text row (a picture takes the rows above it) and redraws the text.
     fn set_top(&mut self, top: usize) {
-        let top = top.min(self.rows.saturating_sub(1));
-        if top > self.top {
-            let columns = self.columns;
-            for row in self.top..top {
-                self.grid[row * MAX_COLUMNS..row * MAX_COLUMNS + columns].fill(BLANK);
-            }
-        }
-        self.top = top;
-        self.cursor.1 = self.cursor.1.max(top);
-        self.mark_all_dirty();
+        self.grid.set_top(top);
         self.flush();
-    }
-
-    fn clear_all(&mut self) {
-        self.grid.fill(BLANK);
-        self.cursor = (0, self.top);
-        self.pending_scroll = 0;
-        self.mark_all_dirty();
-    }
-
-    fn mark_all_dirty(&mut self) {
-        let (top, rows) = (self.top, self.rows);
-        self.dirty[top..rows].fill(true);
-        self.pending_scroll = 0;
-        self.drawn_cursor = None;
-    }
-
-    fn put_text(&mut self, s: &str) {
-        for c in s.chars() {
-            self.put_char(c);
-        }
-    }
-
-    /// Interprets one character of output.
-    fn put_char(&mut self, c: char) {
-        match self.escape {
-            Escape::Started => {
-                self.escape = if c == '[' { Escape::Csi { params: [0; 4], count: 0 } } else { Escape::None };
-                return;
-            }
-            Escape::Csi { mut params, mut count } => {
-                match c {
-                    '0'..='9' => {
-                        let i = count.min(3);
-                        params[i] = params[i].saturating_mul(10).saturating_add(c as u16 - '0' as u16);
-                        self.escape = Escape::Csi { params, count: count.max(1) };
-                    }
-                    ';' => {
-                        count = (count.max(1) + 1).min(4);
-                        self.escape = Escape::Csi { params, count };
-                    }
-                    _ => {
-                        self.escape = Escape::None;
-                        self.csi(c, &params[..count.min(4)]);
-                    }
-                }
-                return;
-            }
-            Escape::None => {}
-        }
-        let x = self.cursor.0;
-        match c {
-            '\x1b' => self.escape = Escape::Started,
-            '\n' => self.newline(),
-            '\r' => self.cursor.0 = 0,
-            '\x08' => self.cursor.0 = x.saturating_sub(1),
-            '\t' => {
-                for _ in 0..(8 - x % 8) {
-                    self.put_char(' ');
-                }
-            }
-            c if (c as u32) < 0x20 || c == '\x7f' => {}
-            c => {
-                if x >= self.columns {
-                    self.newline();
-                }
-                let (x, y) = self.cursor;
-                let ch = u16::try_from(c as u32).unwrap_or(b'?' as u16);
-                self.grid[y * MAX_COLUMNS + x] = Cell { ch, attr: self.attr };
-                self.dirty[y] = true;
-                self.cursor.0 = x + 1;
-            }
-        }
-    }
-
-    /// A control sequence `ESC [ params final`.
-    fn csi(&mut self, final_char: char, params: &[u16]) {
-        let n = |i: usize| usize::from(params.get(i).copied().unwrap_or(0)).max(1);
-        let (x, y) = self.cursor;
-        match final_char {
-            'A' => self.cursor.1 = y.saturating_sub(n(0)).max(self.top),
-            'B' => self.cursor.1 = (y + n(0)).min(self.rows - 1),
-            'C' => self.cursor.0 = (x + n(0)).min(self.columns - 1),
-            'D' => self.cursor.0 = x.saturating_sub(n(0)),
-            'H' => self.cursor = ((n(1) - 1).min(self.columns - 1), (self.top + n(0) - 1).min(self.rows - 1)),
-            'K' => {
-                let start = x.min(self.columns);
-                let row = y * MAX_COLUMNS;
-                let blank = Cell { ch: b' ' as u16, attr: self.attr };
-                self.grid[row + start..row + self.columns].fill(blank);
-                self.dirty[y] = true;
-            }
-            'J' if params.first() == Some(&2) => {
-                for row in self.top..self.rows {
-                    self.grid[row * MAX_COLUMNS..row * MAX_COLUMNS + self.columns].fill(BLANK);
-                    self.dirty[row] = true;
-                }
-                self.cursor = (0, self.top);
-            }
-            'm' => {
-                let mut fg = self.attr & 0xf;
-                let mut bg = self.attr >> 4;
-                let codes: &[u16] = if params.is_empty() { &[0] } else { params };
-                for &code in codes {
-                    match code {
-                        0 => (fg, bg) = (7, 0),
-                        1 => fg |= 8,
-                        30..=37 => fg = ansi_to_vga(code - 30) | (fg & 8),
-                        39 => fg = 7,
-                        40..=47 => bg = ansi_to_vga(code - 40),
-                        49 => bg = 0,
-                        90..=97 => fg = ansi_to_vga(code - 90) | 8,
-                        _ => {}
-                    }
-                }
-                self.attr = attr(fg, bg);
-            }
-            _ => {}
-        }
-    }
-
-    fn newline(&mut self) {
-        self.cursor.0 = 0;
-        if self.cursor.1 + 1 < self.rows {
-            self.cursor.1 += 1;
-            return;
-        }
-        // Scroll the text region up by one row.
-        let (top, rows, columns) = (self.top, self.rows, self.columns);
-        if top + 1 >= rows {
-            return;
-        }
-        self.grid.copy_within((top + 1) * MAX_COLUMNS..rows * MAX_COLUMNS, top * MAX_COLUMNS);
-        self.grid[(rows - 1) * MAX_COLUMNS..(rows - 1) * MAX_COLUMNS + columns].fill(BLANK);
-        self.dirty.copy_within(top + 1..rows, top);
-        self.dirty[rows - 1] = true;
-        self.pending_scroll += 1;
-        if self.pending_scroll >= rows - top {
-            self.dirty[top..rows].fill(true);
-            self.pending_scroll = 0;
-        }
     }
 
     /// Flushes now unless only a scroll is waiting and one happened very recently.
     fn flush_soon(&mut self) {
-        if self.pending_scroll == 0 {
+        if self.grid.pending_scroll() == 0 {
             self.flush();
             return;
         }
@@ -531,54 +361,12 @@ impl Console {
 
     /// Brings the screen up to date with the grid.
     fn flush(&mut self) {
-        if self.detached || self.screen.is_none() {
+        let Console { screen: Some(screen), grid, detached: false, scratch, glyphs, last_flush_ns, .. } =
+            self
+        else {
             return;
-        }
-        self.last_flush_ns = tsc::uptime_ns();
-        let (top, rows) = (self.top, self.rows);
-        let scroll = core::mem::take(&mut self.pending_scroll);
-        let moved = if scroll > 0 && scroll < rows - top { scroll } else { 0 };
-        if moved > 0 {
-            match &self.screen {
-                Some(Screen::Pixels(p)) => p.move_rows(top + moved, top, rows - top - moved),
-                Some(Screen::Text(t)) => t.move_rows(top + moved, top, rows - top - moved),
-                None => {}
-            }
-        }
-        // The old cursor moved up with the pixels: redraw that cell from the grid to erase it.
-        if let Some((x, y)) = self.drawn_cursor.take()
-            && y >= top + moved
-            && y < rows
-        {
-            self.draw_row_span(y - moved, x, 1);
-        }
-        for row in top..rows {
-            if core::mem::take(&mut self.dirty[row]) {
-                self.draw_row_span(row, 0, self.columns);
-            }
-        }
-        let (x, y) = self.cursor;
-        let x = x.min(self.columns - 1);
-        match &self.screen {
-            Some(Screen::Pixels(p)) => p.draw_cursor(x, y, PALETTE[usize::from(self.attr & 0xf)]),
-            Some(Screen::Text(t)) => t.draw_cursor(x, y),
-            None => {}
-        }
-        self.drawn_cursor = Some((x, y));
+        };
+        *last_flush_ns = tsc::uptime_ns();
+        grid.flush(&mut Drawer { screen, scratch, glyphs });
     }
-
-    fn draw_row_span(&mut self, row: usize, col: usize, count: usize) {
-        let start = row * MAX_COLUMNS + col;
-        let cells = &self.grid[start..start + count.min(self.columns - col)];
-        match &self.screen {
-            Some(Screen::Pixels(p)) => p.draw_cells(col, row, cells, &mut self.glyphs, &mut self.scratch),
-            Some(Screen::Text(t)) => t.draw_cells(col, row, cells),
-            None => {}
-        }
-    }
-}
-
-/// ANSI colour numbers (0 black, 1 red, 2 green, 3 yellow, 4 blue, 5 magenta, 6 cyan, 7 white) to EGA's.
-fn ansi_to_vga(n: u16) -> u8 {
-    [0, 4, 2, 6, 1, 5, 3, 7][usize::from(n & 7)]
 }

@@ -85,7 +85,7 @@ impl PixelScreen {
         &self,
         col0: usize,
         row: usize,
-        cells: &[super::Cell],
+        cells: &[textgrid::Cell],
         glyphs: &mut [Option<RasterizedChar>],
         scratch: &mut [u32],
     ) {
@@ -175,7 +175,7 @@ pub struct TextScreen {
 }
 
 impl TextScreen {
-    pub fn draw_cells(&self, col0: usize, row: usize, cells: &[super::Cell]) {
+    pub fn draw_cells(&self, col0: usize, row: usize, cells: &[textgrid::Cell]) {
         for (i, cell) in cells.iter().enumerate() {
             // Code page 437 agrees with ASCII on the printable range; dashes become '-', anything else
             // shows as '?'.
