@@ -35,16 +35,19 @@ impl VideoMemory {
     /// dropped.
     #[inline]
     pub fn write_pixel(&self, offset: usize, value: u32, bytes: usize) {
+        let bytes = bytes.min(4);
         if offset.checked_add(bytes).is_none_or(|end| end > self.len) {
             return;
         }
+        let base = self.base.as_ptr() as usize + offset;
         // SAFETY: `offset .. offset + bytes` lies inside the mapped region (checked above; module
-        // invariant); unaligned stores are done byte by byte or with `write_unaligned` semantics.
+        // invariant); a 16- or 32-bit store is used only at an address aligned for it, anything else is
+        // stored byte by byte.
         unsafe {
             let p = self.base.as_ptr().add(offset);
             match bytes {
-                4 => p.cast::<u32>().write_volatile(value),
-                2 => p.cast::<u16>().write_volatile(value as u16),
+                4 if base.is_multiple_of(4) => p.cast::<u32>().write_volatile(value),
+                2 if base.is_multiple_of(2) => p.cast::<u16>().write_volatile(value as u16),
                 _ => {
                     for i in 0..bytes {
                         p.add(i).write_volatile((value >> (8 * i)) as u8);
