@@ -172,9 +172,9 @@ fn draw_text(con: &mut super::Console, column: usize, row: usize, text: &str, at
         slot.ch = u16::try_from(c as u32).unwrap_or(b'?' as u16);
         n += 1;
     }
-    let super::Console { screen, scratch, glyphs, .. } = con;
+    let super::Console { screen, scratch, glyphs, blends, .. } = con;
     if let Some(Screen::Pixels(p)) = screen {
-        p.draw_cells(column, row, &cells[..n], glyphs, scratch);
+        p.draw_cells(column, row, &cells[..n], glyphs, scratch, blends);
     }
 }
 

@@ -36,7 +36,7 @@ use crate::boot::BootInfo;
 use crate::mm::early;
 use crate::printk::Level;
 use crate::sync::SpinLock;
-use screen::{CELL_HEIGHT, CELL_WIDTH, PALETTE, PixelFormat, PixelScreen, TextScreen};
+use screen::{BlendCache, CELL_HEIGHT, CELL_WIDTH, PALETTE, PixelFormat, PixelScreen, TextScreen};
 pub use textgrid::{Cell, MAX_COLUMNS, attr};
 use textgrid::{DEFAULT_ATTR, Grid, MAX_ROWS, Surface};
 
@@ -84,6 +84,8 @@ struct Console {
     scratch: [u32; MAX_COLUMNS * SCRATCH_CELL_WIDTH],
     /// The glyphs of the row being drawn.
     glyphs: [Option<RasterizedChar>; MAX_COLUMNS],
+    /// Glyph shades of the attributes in use (valid for the screen's pixel format).
+    blends: BlendCache,
 }
 
 static CONSOLE: SpinLock<Console> = SpinLock::new(Console {
@@ -94,6 +96,7 @@ static CONSOLE: SpinLock<Console> = SpinLock::new(Console {
     last_flush_ns: 0,
     scratch: [0; MAX_COLUMNS * SCRATCH_CELL_WIDTH],
     glyphs: [None; MAX_COLUMNS],
+    blends: BlendCache::new(),
 });
 
 /// Whether the console has a screen (cheap check for printk on serial-only machines).
@@ -315,6 +318,7 @@ struct Drawer<'a> {
     screen: &'a Screen,
     scratch: &'a mut [u32],
     glyphs: &'a mut [Option<RasterizedChar>],
+    blends: &'a mut BlendCache,
 }
 
 impl Surface for Drawer<'_> {
@@ -327,7 +331,7 @@ impl Surface for Drawer<'_> {
 
     fn draw_cells(&mut self, column: usize, row: usize, cells: &[Cell]) {
         match self.screen {
-            Screen::Pixels(p) => p.draw_cells(column, row, cells, self.glyphs, self.scratch),
+            Screen::Pixels(p) => p.draw_cells(column, row, cells, self.glyphs, self.scratch, self.blends),
             Screen::Text(t) => t.draw_cells(column, row, cells),
         }
     }
@@ -361,12 +365,20 @@ impl Console {
 
     /// Brings the screen up to date with the grid.
     fn flush(&mut self) {
-        let Console { screen: Some(screen), grid, detached: false, scratch, glyphs, last_flush_ns, .. } =
-            self
+        let Console {
+            screen: Some(screen),
+            grid,
+            detached: false,
+            scratch,
+            glyphs,
+            blends,
+            last_flush_ns,
+            ..
+        } = self
         else {
             return;
         };
         *last_flush_ns = tsc::uptime_ns();
-        grid.flush(&mut Drawer { screen, scratch, glyphs });
+        grid.flush(&mut Drawer { screen, scratch, glyphs, blends });
     }
 }

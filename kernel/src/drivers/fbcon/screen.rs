@@ -46,6 +46,44 @@ pub fn blend(fg: u8, bg: u8, alpha: u8) -> u8 {
     ((u32::from(fg) * u32::from(alpha) + u32::from(bg) * (255 - u32::from(alpha))) / 255) as u8
 }
 
+/// The packed pixel for every glyph intensity (0–255) of a few attributes, so drawing a glyph pixel is
+/// one table lookup: the blends are computed once per attribute, not once per pixel.
+#[derive(Debug)]
+pub struct BlendCache {
+    attrs: [Option<u8>; BLEND_SLOTS],
+    shades: [[u32; 256]; BLEND_SLOTS],
+    /// The slot replaced next (round robin).
+    next: usize,
+}
+
+const BLEND_SLOTS: usize = 8;
+
+impl BlendCache {
+    pub const fn new() -> Self {
+        BlendCache { attrs: [None; BLEND_SLOTS], shades: [[0; 256]; BLEND_SLOTS], next: 0 }
+    }
+
+    /// The shades of `attr` (index: glyph intensity; 0 is the background, 255 the foreground).
+    fn shades(&mut self, format: &PixelFormat, attr: u8) -> &[u32; 256] {
+        let slot = match self.attrs.iter().position(|&a| a == Some(attr)) {
+            Some(slot) => slot,
+            None => {
+                let slot = self.next;
+                self.next = (self.next + 1) % BLEND_SLOTS;
+                let fg = PALETTE[usize::from(attr & 0xf)];
+                let bg = PALETTE[usize::from(attr >> 4)];
+                for (a, shade) in self.shades[slot].iter_mut().enumerate() {
+                    let a = a as u8;
+                    *shade = format.pack((blend(fg.0, bg.0, a), blend(fg.1, bg.1, a), blend(fg.2, bg.2, a)));
+                }
+                self.attrs[slot] = Some(attr);
+                slot
+            }
+        };
+        &self.shades[slot]
+    }
+}
+
 /// Where each colour channel sits in a pixel (multiboot2 spec §3.6.12, framebuffer_type 1).
 #[derive(Clone, Copy, Debug)]
 pub struct PixelFormat {
@@ -88,6 +126,7 @@ impl PixelScreen {
         cells: &[textgrid::Cell],
         glyphs: &mut [Option<RasterizedChar>],
         scratch: &mut [u32],
+        blends: &mut BlendCache,
     ) {
         let n = cells.len().min(glyphs.len());
         let pixels = n * CELL_WIDTH;
@@ -114,26 +153,15 @@ impl PixelScreen {
         let tail_bg = cells.get(tail).map_or(0, |c| self.format.pack(PALETTE[usize::from(c.attr >> 4)]));
         for line in 0..CELL_HEIGHT {
             for (i, cell) in cells[..tail].iter().enumerate() {
-                let fg = PALETTE[usize::from(cell.attr & 0xf)];
-                let bg = PALETTE[usize::from(cell.attr >> 4)];
-                let bg_pixel = self.format.pack(bg);
                 let out = &mut scratch[i * CELL_WIDTH..(i + 1) * CELL_WIDTH];
+                let shades = blends.shades(&self.format, cell.attr);
                 let Some(glyph) = &glyphs[i] else {
-                    out.fill(bg_pixel);
+                    out.fill(shades[0]);
                     continue;
                 };
-                let fg_pixel = self.format.pack(fg);
                 let raster = &glyph.pixels()[line * CELL_WIDTH..(line + 1) * CELL_WIDTH];
                 for (slot, &alpha) in out.iter_mut().zip(raster) {
-                    *slot = match alpha {
-                        0 => bg_pixel,
-                        255 => fg_pixel,
-                        a => self.format.pack((
-                            blend(fg.0, bg.0, a),
-                            blend(fg.1, bg.1, a),
-                            blend(fg.2, bg.2, a),
-                        )),
-                    };
+                    *slot = shades[usize::from(alpha)];
                 }
             }
             scratch[tail * CELL_WIDTH..pixels].fill(tail_bg);
