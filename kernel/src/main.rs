@@ -100,6 +100,8 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
     if let Some(screen) = drivers::fbcon::init(boot) {
         printk::replay_early_to_screen();
         pr_info!("Console: colour {} {}x{} on the screen", screen.kind, screen.columns, screen.rows);
+    } else if params.vga_text {
+        pr_info!("Console: vga=normal, but the boot loader left no text screen; serial only");
     }
     pr_notice!("Command line: {cmdline}");
     for problem in &params.problems {

@@ -106,6 +106,19 @@ impl Image {
             .count()
     }
 
+    /// How many pixels of the rectangle `(x, y, w, h)` (clipped) satisfy `test`.
+    pub fn count_where(
+        &self,
+        test: impl Fn(Rgb) -> bool,
+        (x, y, w, h): (usize, usize, usize, usize),
+    ) -> usize {
+        let (x1, y1) = ((x + w).min(self.width), (y + h).min(self.height));
+        (y..y1)
+            .flat_map(|py| (x..x1).map(move |px| (px, py)))
+            .filter(|&(px, py)| test(self.pixel(px, py)))
+            .count()
+    }
+
     /// Whether `text`, drawn in colours `fg` on `bg`, appears with its first cell at text cell
     /// (`column`, `row`) — compared pixel for pixel with the kernel's rendering.
     pub fn text_at(&self, text: &str, fg: Rgb, bg: Rgb, column: usize, row: usize) -> bool {

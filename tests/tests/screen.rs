@@ -239,3 +239,38 @@ fn screen_console_keyboard_and_memmap_under_seabios_vbe() {
 fn screen_console_keyboard_and_memmap_under_ovmf_gop() {
     console_and_memmap("uefi", true);
 }
+
+/// EGA text mode (`vga=normal`: grub/mkiso.sh keeps GRUB in text mode): QEMU renders the 80×25 cells
+/// with its own VGA font, so the checks are on colours by rows: the banner's green timestamp and white
+/// text in the top row, the warning's yellow near the top, the shell's grey output growing after `free`
+/// is typed on the keyboard.
+#[test]
+fn ega_text_console_under_seabios() {
+    let mut scenario = scenario("ega", false);
+    scenario.args = "loglevel=6 screentest=1 vga=normal".to_string();
+    let mut s = Session::start(&scenario);
+    s.expect_line("Pagoda shell.", WAIT);
+    // QEMU's text-mode colours are the 6-bit VGA DAC values scaled up: compare by closeness.
+    let near = |a: u8, b: u8| a.abs_diff(b) <= 8;
+    let green = move |(r, g, b): Rgb| r == 0 && near(g, 0xaa) && b == 0;
+    let white = move |(r, g, b): Rgb| r >= 0xf8 && g >= 0xf8 && b >= 0xf8;
+    let yellow = move |(r, g, b): Rgb| r >= 0xf8 && g >= 0xf8 && near(b, 0x55);
+    let grey = move |(r, g, b): Rgb| r == g && g == b && near(r, 0xaa);
+    let top_rows = |rows: usize| (0, 0, 720, rows * 16);
+    let first = s.screendump_until("boot", WAIT, |image| image.count_where(yellow, top_rows(6)) > 0);
+    assert_eq!((first.width, first.height), (720, 400), "QEMU shows 80x25 text (9x16 character cells)");
+    assert!(first.count_where(green, top_rows(1)) > 0, "the banner's timestamp in green in the top row");
+    assert!(first.count_where(white, top_rows(1)) > 0, "the banner in white in the top row");
+    assert!(first.count_where(yellow, top_rows(6)) > 0, "the warning in yellow");
+    let grey_before = first.count_where(grey, top_rows(25));
+    s.send_keys("free\n");
+    s.expect_line("Mem:", WAIT);
+    let after =
+        s.screendump_until("free", WAIT, |image| image.count_where(grey, top_rows(25)) > grey_before + 300);
+    assert!(after.count_where(grey, top_rows(25)) > grey_before + 300, "free's output in grey on screen");
+    s.type_serial("dmesg");
+    s.expect_line("Console: colour EGA text 80x25 on the screen", WAIT);
+    s.type_serial("poweroff");
+    let out = s.finish();
+    assert!(out.status.is_some(), "QEMU powered off instead of timing out");
+}
