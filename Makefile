@@ -47,16 +47,23 @@ endif
 QEMU_ARGS = $(ACCEL) -m $(MEM) $(FIRMWARE) -cdrom $(ISO) -no-reboot \
             -device isa-debug-exit,iobase=0xf4,iosize=4
 
-.PHONY: help deps kernel iso run debug test bench lint fmt clean FORCE
+# `make run` opens QEMU's window (the screen console, keyboard included) when there is a display to open
+# it on; without one, or with HEADLESS=1, the serial console on this terminal is all there is.
+HEADLESS     ?= $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY)),0,1)
+DISPLAY_ARGS := $(if $(filter 1,$(HEADLESS)),-display none,-vga std)
+
+.PHONY: help deps kernel iso run debug test bench lint fmt clean screenshots FORCE
 
 help:
-	@echo "make run     boot the ISO in QEMU, serial console on this terminal (MEM= ARGS= UEFI=1 KVM=1)"
+	@echo "make run     boot the ISO in QEMU: a window with the screen console (when there is a display) and"
+	@echo "             the serial console on this terminal (MEM= ARGS= UEFI=1 KVM=1 HEADLESS=1)"
 	@echo "make test    host tests + QEMU boot scenarios (installs what it needs)"
 	@echo "make iso     build $(ISO) (ARGS=\"...\" bakes a kernel command line into it)"
 	@echo "make debug   boot QEMU stopped, waiting for GDB (gdb -x $(BUILD)/gdbinit)"
 	@echo "make bench   benchmark tables (boot time, buddy allocator, ptmalloc-rs vs glibc and peers)"
 	@echo "make lint    rustfmt check + clippy on host crates and the kernel"
 	@echo "make deps    install Debian packages and the Rust target (idempotent)"
+	@echo "make screenshots  the README's pictures of the screen (docs/*.png), taken by the screen tests"
 	@echo "make clean   remove build outputs"
 
 # Installs only what is missing, so it is quick to re-run. Needs root or sudo for apt-get.
@@ -102,8 +109,8 @@ $(BUILD)/OVMF_VARS.fd: FORCE
 	@cp $(OVMF_VARS) $@
 
 run: deps iso $(if $(filter 1,$(UEFI)),$(BUILD)/OVMF_VARS.fd)
-	@echo "QEMU: serial console below; quit with Ctrl-A X."
-	$(QEMU) $(QEMU_ARGS) -serial mon:stdio -display none
+	@echo "QEMU: serial console below$(if $(filter 1,$(HEADLESS)),, and the screen in QEMU's window); quit with Ctrl-A X."
+	$(QEMU) $(QEMU_ARGS) -serial mon:stdio $(DISPLAY_ARGS)
 
 debug: deps iso $(if $(filter 1,$(UEFI)),$(BUILD)/OVMF_VARS.fd)
 	@printf '%s\n' "file $(KERNEL_ELF)" "set architecture i386:x86-64" "target remote localhost:1234" \
@@ -124,6 +131,10 @@ bench: deps kernel
 	cargo bench -q -p mm-core --bench buddy
 	cargo bench -q -p mm-core --bench slab
 	$(MAKE) -C ptmalloc-rs bench
+
+# The screen tests save their dumps as PNG where PAGODA_SCREENSHOTS says (README's pictures).
+screenshots: deps kernel
+	PAGODA_SCREENSHOTS=docs cargo test -q -p qemu-tests --test screen -- --test-threads=2
 
 lint:
 	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt

@@ -25,9 +25,16 @@ for program in "$@"; do
     strip --strip-all -o "$stage/boot/bin/$name" "$program"
     modules="$modules    module2 /boot/bin/$name $name\n"
 done
+# `vga=normal` asks for EGA text mode, as GRUB's Linux loader reads it: gfxpayload set after
+# `multiboot2` overrides the graphics mode the kernel's header asks for.
+case " $args " in
+    *" vga=normal "*) textmode="    set gfxpayload=text" ;;
+    *) textmode="" ;;
+esac
 # Escape characters that are special to sed's replacement text.
 esc_args=$(printf '%s' "$args" | sed -e 's/[\\&|]/\\&/g')
 sed -e "s|@ARGS@|$esc_args|g" -e "s|@TIMEOUT@|$timeout|g" -e "s|^ *@MODULES@\$|$modules|" \
+    -e "s|^ *@TEXTMODE@\$|$textmode|" \
     "$here/grub.cfg.in" > "$stage/boot/grub/grub.cfg"
 mkdir -p "$(dirname "$out")"
 grub-mkrescue -o "$out.$$.tmp" "$stage" >/dev/null 2>&1 || {

@@ -15,6 +15,7 @@ extern crate alloc;
 
 mod arch;
 mod boot;
+mod drivers;
 mod ipc;
 mod ksyms;
 mod ktest;
@@ -96,6 +97,12 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
     let cmdline = boot.cmdline();
     let params = BootParams::parse(cmdline);
     printk::set_console_loglevel(params.loglevel);
+    if let Some(screen) = drivers::fbcon::init(boot) {
+        printk::replay_early_to_screen();
+        pr_info!("Console: colour {} {}x{} on the screen", screen.kind, screen.columns, screen.rows);
+    } else if params.vga_text {
+        pr_info!("Console: vga=normal, but the boot loader left no text screen; serial only");
+    }
     pr_notice!("Command line: {cmdline}");
     for problem in &params.problems {
         pr_warn!("Kernel command line: {problem}");
@@ -123,6 +130,14 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
     let image = mm::layout::kernel_image();
     mm::memblock::set_debug(params.memblock_debug);
     mm::memblock::setup(&e820, boot, &image);
+    // Interrupt routing from the MADT, read now: the ACPI tables leave the direct map with mm_init.
+    if params.noapic {
+        pr_info!("noapic: the I/O APIC is left alone; device interrupts come through the 8259 PIC");
+    } else if let Some(madt) = mm::numa::with_madt(boot, nx, mm_core::madt::parse_madt) {
+        cpu_arch::ioapic::set_madt(madt);
+    }
+    // The final direct map covers RAM only: the screen waits for its own mapping (after vmalloc).
+    drivers::fbcon::suspend();
     if let Some(test) = params.test {
         ktest::run_early(test);
     }
@@ -147,8 +162,22 @@ extern "C" fn kernel_main(magic: u32, mbi_phys: u64, cpuid_ext_edx: u32) -> ! {
     mm::pgtable::init_kernel_pgtable();
     mm::slab::kmem_cache_init();
     mm::vmalloc::vmalloc_init();
+    if let Err(why) = drivers::fbcon::resume() {
+        pr_warn!("Console: {why}; the screen stays as it is");
+    }
     if let Err(why) = cpu_arch::apic::init(TICK_HZ) {
         pr_warn!("APIC: {why}; the kernel has no timer tick");
+    }
+    match drivers::keyboard::init() {
+        Ok(cpu_arch::irq::Route::IoApic { gsi, vector }) => {
+            pr_info!(
+                "keyboard: PS/2 (i8042), US layout, IRQ 1 through the I/O APIC (GSI {gsi}, vector {vector:#x})"
+            )
+        }
+        Ok(cpu_arch::irq::Route::Pic { vector }) => {
+            pr_info!("keyboard: PS/2 (i8042), US layout, IRQ 1 through the 8259 PIC (vector {vector:#x})")
+        }
+        Err(why) => pr_info!("keyboard: none ({why})"),
     }
     mm::vmalloc::print_info();
     mm::vmstat::print_all(printk::Level::Debug);

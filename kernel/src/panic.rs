@@ -38,6 +38,7 @@ pub fn die(what: &str) -> ! {
 }
 
 fn stop(reason: &str) -> ! {
+    crate::drivers::fbcon::flush_now();
     if let Some(name) = ktest::active() {
         ktest::report(name, Err(reason));
         qemu::exit(qemu::ExitCode::Fail);

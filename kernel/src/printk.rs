@@ -4,12 +4,17 @@
 //! console log level (`loglevel=`, default 7: everything but debug). Lines look like dmesg's:
 //! `[    1.234567] message`, the time being seconds since the kernel's first instruction (0 until the
 //! TSC is calibrated, as on Linux). Use the `pr_*!` macros.
+//!
+//! Consoles: the serial port (COM1) from the first line, and the screen (`drivers::fbcon`) once the
+//! boot information says where it is; [`replay_early_to_screen`] then shows the lines logged before it,
+//! each in its level's colour. Lock order: `LOG`, then `CONSOLE` (serial), then the screen's lock.
 
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use crate::arch::x86_64::serial::{COM1, SerialPort};
 use crate::arch::x86_64::tsc;
+use crate::drivers::fbcon;
 use crate::sync::SpinLock;
 
 /// Linux's message levels (`KERN_EMERG` … `KERN_DEBUG`).
@@ -65,6 +70,14 @@ struct LogBuffer {
 
 static LOG: SpinLock<LogBuffer> = SpinLock::new(LogBuffer { bytes: [0; LOG_BYTES], len: 0 });
 
+/// Messages logged before the screen started: (level, start and end offset in the log buffer), so the
+/// screen can show them in their colours.
+const EARLY_MESSAGES: usize = 64;
+static EARLY: SpinLock<heapless::Vec<(Level, usize, usize), EARLY_MESSAGES>> =
+    SpinLock::new(heapless::Vec::new());
+/// Set once the screen took over the early messages.
+static SCREEN_STARTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 impl fmt::Write for LogBuffer {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let s = s.as_bytes();
@@ -98,37 +111,72 @@ pub fn read_log(offset: usize, out: &mut [u8]) -> usize {
 pub fn printk(level: Level, args: fmt::Arguments<'_>) {
     let ns = tsc::uptime_ns();
     if let Some(mut log) = LOG.try_lock() {
+        let start = log.len;
         let _ = writeln!(log, "[{:5}.{:06}] {}", ns / 1_000_000_000, ns / 1000 % 1_000_000, args);
+        if !SCREEN_STARTED.load(Ordering::Relaxed) {
+            let end = log.len;
+            if let Some(mut early) = EARLY.try_lock() {
+                let _ = early.push((level, start, end));
+            }
+        }
     }
     if enabled(level) {
-        emit(args);
+        emit(level, args);
     }
 }
 
 /// Prints a message whatever the console log level (test verdicts the harness must see).
 pub fn printk_always(args: fmt::Arguments<'_>) {
-    emit(args);
+    emit(Level::Notice, args);
 }
 
-fn emit(args: fmt::Arguments<'_>) {
+fn emit(level: Level, args: fmt::Arguments<'_>) {
     let ns = tsc::uptime_ns();
+    serial_line_at(ns, args);
+    fbcon::log_line(level, ns, args);
+}
+
+fn serial_line_at(ns: u64, args: fmt::Arguments<'_>) {
     let mut console = CONSOLE.lock();
     if let Some(port) = console.as_mut() {
         let _ = writeln!(port, "[{:5}.{:06}] {}", ns / 1_000_000_000, ns / 1000 % 1_000_000, args);
     }
 }
 
-/// Writes user output (a task's stdout/stderr) to the console as it is, without a log prefix.
-pub fn console_write(bytes: &[u8]) {
-    let mut console = CONSOLE.lock();
-    if let Some(port) = console.as_mut() {
-        for &b in bytes {
-            if b == b'\n' {
-                port.write_byte(b'\r');
-            }
-            port.write_byte(b);
+/// Writes a timestamped line to the serial console only: figures for a test harness that would only
+/// clutter the screen (and are not kept in the log).
+pub fn serial_line(args: fmt::Arguments<'_>) {
+    serial_line_at(tsc::uptime_ns(), args);
+}
+
+/// Shows the messages logged before the screen started, in their colours, as far as the console log
+/// level lets them through. Later messages go to the screen as they are logged.
+pub fn replay_early_to_screen() {
+    let log = LOG.lock();
+    let early = EARLY.lock();
+    SCREEN_STARTED.store(true, Ordering::Relaxed);
+    for &(level, start, end) in early.iter() {
+        if enabled(level) && end <= log.len {
+            let text = core::str::from_utf8(&log.bytes[start..end]).unwrap_or("");
+            fbcon::replay_line(level, text.trim_end_matches('\n'));
         }
     }
+}
+
+/// Writes user output (a task's stdout/stderr) to the console as it is, without a log prefix.
+pub fn console_write(bytes: &[u8]) {
+    {
+        let mut console = CONSOLE.lock();
+        if let Some(port) = console.as_mut() {
+            for &b in bytes {
+                if b == b'\n' {
+                    port.write_byte(b'\r');
+                }
+                port.write_byte(b);
+            }
+        }
+    }
+    fbcon::write_bytes(bytes);
 }
 
 /// Frees the console lock for the last words of a dying kernel, whatever context held it.
@@ -136,6 +184,7 @@ pub fn emergency_unlock() {
     // SAFETY: called only on the way to stopping the kernel (panic, fatal exception): the holder of the
     // lock, if any, will never run again.
     unsafe { CONSOLE.force_unlock() };
+    fbcon::emergency_unlock();
 }
 
 #[macro_export]

@@ -6,6 +6,7 @@
 //! a failure. TCG is used unless `PAGODA_KVM=1` (KVM here is a slow software module, DESIGN §3).
 
 pub mod log;
+pub mod screen;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -170,14 +171,18 @@ fn build_iso(args: &str) -> PathBuf {
     iso
 }
 
-fn qemu_command(s: &Scenario, iso: &Path, vars: Option<&Path>) -> Command {
+pub(crate) fn qemu_command(s: &Scenario, iso: &Path, vars: Option<&Path>) -> Command {
     let mut cmd = Command::new("qemu-system-x86_64");
     if std::env::var("PAGODA_KVM").as_deref() == Ok("1") {
         cmd.args(["-accel", "kvm", "-cpu", "host"]);
     } else {
         cmd.args(["-accel", "tcg"]);
     }
-    cmd.args(["-m", &s.mem, "-display", "none", "-no-reboot", "-serial", "stdio", "-monitor", "none"]);
+    cmd.args(["-m", &s.mem, "-display", "none", "-no-reboot", "-serial", "stdio"]);
+    // A scenario that drives the screen brings its own monitor (screen::Session).
+    if !s.qemu_args.iter().any(|a| a == "-monitor") {
+        cmd.args(["-monitor", "none"]);
+    }
     cmd.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-cdrom"]).arg(iso);
     if let Some(vars) = vars {
         cmd.args([

@@ -99,6 +99,11 @@ pub mod nr {
     /// `oom_kill` in the victim's group's `memory.events` (and `oom_group_kill` in group `oom_group` when
     /// it is not 0: the first kill of a `memory.oom.group` kill). Only the registered oomd may call it.
     pub const OOM_KILL: u64 = 0x1036;
+    /// `console_ctl(op) -> value`: the screen console (op [`super::console_op::MEMMAP_SHOW`]: draw the
+    /// picture of physical memory at the top of the screen and return how many typed bytes wait to be
+    /// read, so a watching caller stops at a key press; `MEMMAP_HIDE`: give the screen back to the
+    /// text). `-ENODEV` when there is no pixel framebuffer.
+    pub const CONSOLE_CTL: u64 = 0x1040;
 
     /// `endpoint_create() -> handle`.
     pub const ENDPOINT_CREATE: u64 = 0x1010;
@@ -614,4 +619,10 @@ pub mod layout {
     pub const STACK_TOP: u64 = 0x7fff_ffff_e000;
     /// The initial stack's size; a guard gap of the same size lies below it.
     pub const STACK_BYTES: u64 = 128 * 1024;
+}
+
+/// Operations of [`nr::CONSOLE_CTL`].
+pub mod console_op {
+    pub const MEMMAP_SHOW: u64 = 1;
+    pub const MEMMAP_HIDE: u64 = 2;
 }

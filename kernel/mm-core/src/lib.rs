@@ -13,6 +13,7 @@ pub mod e820;
 pub mod gfp;
 pub mod kaslr;
 pub mod list;
+pub mod madt;
 pub mod memblock;
 pub mod numa;
 pub mod page;

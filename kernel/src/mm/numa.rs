@@ -154,6 +154,28 @@ unsafe impl AcpiTable for SlitTable {
     }
 }
 
+/// The MADT's fixed part (ACPI "APIC" table), so that `acpi` can find and validate it.
+#[repr(C, packed)]
+struct MadtTable {
+    header: SdtHeader,
+}
+
+// SAFETY: `MadtTable` starts with the SDT header, as `AcpiTable` requires.
+unsafe impl AcpiTable for MadtTable {
+    const SIGNATURE: Signature = Signature::MADT;
+    fn header(&self) -> &SdtHeader {
+        &self.header
+    }
+}
+
+/// Runs `f` on the whole MADT, if the firmware has one. Call it while memblock still works (the table
+/// may need the ACPI window), and keep nothing of the bytes.
+pub fn with_madt<R>(boot: &'static BootInfo, nx: bool, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    let tables = acpi_tables(boot, nx)?;
+    let mapping = tables.find_table::<MadtTable>().ok()?;
+    table_bytes(&mapping).map(f)
+}
+
 /// The whole table behind a validated mapping.
 fn table_bytes<T: AcpiTable + Unpin>(
     mapping: &PhysicalMapping<EarlyAcpiHandler, T>,

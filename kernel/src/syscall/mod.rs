@@ -6,6 +6,7 @@
 //! value goes to RAX; IPC calls also return message words in RSI, RDX, R10 and R8. On the way out the
 //! task yields to a more urgent one that became ready meanwhile.
 
+mod console;
 mod futex;
 mod group;
 mod ipc;
@@ -45,6 +46,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::OOM_DONE => oom::oom_done(a),
         nr::PSI_TRIGGER => oom::psi_trigger(a),
         nr::OOM_KILL => oom::oom_kill(a),
+        nr::CONSOLE_CTL => console::console_ctl(a),
         nr::WRITE => misc::write(a),
         nr::GETPID => misc::getpid(),
         nr::GETTID => misc::gettid(),

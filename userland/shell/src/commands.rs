@@ -25,7 +25,8 @@ commands:
                        /proc/PID/oom_score, /proc/PID/oom_score_adj (echo N > … sets the latter)
   dmesg                the kernel log
   e820                 the firmware memory map (sanitized)
-  memmap               a picture of physical memory by owner
+  memmap               a picture of physical memory by owner (also drawn on the screen, when there is one)
+  memmap --watch [N]   redraw the screen's picture twice a second until a key (or for N seconds); `memmap off`
   uptime               time since boot and the number of tasks
   ls DIR               list /proc, /proc/PID, /sys/fs/cgroup and its groups (child groups end in /)
   run PROGRAM [ARGS]   run a program and wait for it (a bare program name does the same; add & to not wait)
@@ -53,7 +54,7 @@ pub fn run(line: &str) -> Flow {
         }
         "dmesg" => print_source(Source::Kernel(proc_text::DMESG), "dmesg"),
         "e820" => print_source(Source::Kernel(proc_text::E820), "e820"),
-        "memmap" => print_source(Source::Kernel(proc_text::MEMMAP), "memmap"),
+        "memmap" => crate::screen::memmap(args),
         "uptime" => uptime(),
         "ls" => ls(args.first().copied().unwrap_or("/")),
         "kill" => kill(args),
@@ -136,7 +137,7 @@ fn ls(path: &str) {
 }
 
 /// Prints a whole text, read page by page.
-fn print_source(source: Source, what: &str) {
+pub(crate) fn print_source(source: Source, what: &str) {
     let mut page = [0u8; 4096];
     let mut offset = 0u64;
     loop {

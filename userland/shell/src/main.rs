@@ -12,6 +12,7 @@ extern crate alloc;
 
 mod commands;
 mod editor;
+mod screen;
 
 use libc_rs::{Args, print, sys};
 

@@ -159,6 +159,11 @@ pub struct BootParams<'a> {
     pub highmem: Option<u64>,
     /// `nokaslr`: fixed virtual bases for the direct map, vmalloc and vmemmap.
     pub nokaslr: bool,
+    /// `noapic`: ignore the I/O APIC; device interrupts come through the 8259 PIC (as Linux's `noapic`).
+    pub noapic: bool,
+    /// `vga=normal`: EGA text mode was asked of the boot loader (grub/mkiso.sh reads it, as GRUB's Linux
+    /// loader reads Linux's `vga=`); the kernel only reports it.
+    pub vga_text: bool,
     /// `randomize_va_space=0|1|2`: user address-space randomization (1: stack and mmap base; 2: also the
     /// heap). Default 2, as Linux.
     pub randomize_va_space: u8,
@@ -194,6 +199,8 @@ impl<'a> BootParams<'a> {
             slub_debug: None,
             highmem: None,
             nokaslr: false,
+            noapic: false,
+            vga_text: false,
             randomize_va_space: 2,
             panic_on_oom: false,
             oomd_timeout_ms: 1000,
@@ -244,6 +251,9 @@ impl<'a> BootParams<'a> {
             }
             ("numa", Some("off")) => self.numa_off = true,
             ("nokaslr", None) => self.nokaslr = true,
+            ("noapic", None) => self.noapic = true,
+            ("vga", Some("normal")) => self.vga_text = true,
+            ("vga", _) => return Err(bad("only vga=normal (EGA text mode) exists")),
             ("panic_on_oom", Some(v)) => self.panic_on_oom = parse_bool(v).ok_or(bad("expected 0 or 1"))?,
             ("oomd_timeout_ms", Some(v)) => {
                 self.oomd_timeout_ms = v

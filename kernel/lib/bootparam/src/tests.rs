@@ -42,7 +42,9 @@ fn memparse_accepts_linux_sizes() {
 
 #[test]
 fn known_options_are_typed_and_others_reported() {
-    let p = BootParams::parse("loglevel=8 mem=64M memblock=debug test=boot init=/bin/sh bogus=1 nokaslr");
+    let p = BootParams::parse(
+        "loglevel=8 mem=64M memblock=debug test=boot init=/bin/sh bogus=1 nokaslr noapic vga=normal",
+    );
     assert!(!p.page_poison && !p.shuffle);
     assert_eq!(p.loglevel, 8);
     assert_eq!(p.mem_limit, Some(64 << 20));
@@ -51,6 +53,8 @@ fn known_options_are_typed_and_others_reported() {
     assert_eq!(p.init, Some("/bin/sh"));
     assert_eq!(p.problems.as_slice(), [Problem::Unknown("bogus=1")]);
     assert!(p.nokaslr);
+    assert!(p.noapic && p.vga_text);
+    assert_eq!(BootParams::parse("vga=791").problems.len(), 1, "only vga=normal exists");
 }
 
 #[test]

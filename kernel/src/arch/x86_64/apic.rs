@@ -274,6 +274,19 @@ pub fn eoi() {
     }
 }
 
+/// This CPU's local APIC ID (0 before [`init`]).
+pub fn id() -> u8 {
+    Registers::get().map_or(0, |regs| (regs.read(reg::ID) >> 24) as u8)
+}
+
+/// Lets LINT0 deliver the 8259 PIC's interrupts (ExtINT), for devices routed through the PIC when the
+/// board has no I/O APIC.
+pub fn enable_extint() {
+    if let Some(regs) = Registers::get() {
+        regs.write(reg::LVT_LINT0, LVT_DELIVERY_EXTINT);
+    }
+}
+
 /// Timer interrupts taken since [`init`].
 pub fn ticks() -> u64 {
     TICKS.load(Ordering::Relaxed)

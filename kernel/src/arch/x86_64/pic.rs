@@ -5,7 +5,7 @@
 //! sheet) and masks every line, so a stray IRQ can never pass for a double fault. Interrupt delivery
 //! comes from the APIC in a later issue.
 
-use x86::io::outb;
+use x86::io::{inb, outb};
 
 const MASTER_COMMAND: u16 = 0x20;
 const MASTER_DATA: u16 = 0x21;
@@ -38,5 +38,29 @@ pub fn remap_and_mask() {
         io_wait();
         outb(MASTER_DATA, 0xff); // OCW1: mask everything
         outb(SLAVE_DATA, 0xff);
+    }
+}
+
+/// Unmasks `irq` (0–15) on its PIC; for the slave's lines the cascade line 2 of the master too.
+pub fn unmask(irq: u8) {
+    let (port, bit) = if irq < 8 { (MASTER_DATA, irq) } else { (SLAVE_DATA, irq - 8) };
+    // SAFETY: reading and writing the interrupt mask register (OCW1) of an initialized 8259A changes only
+    // which lines are delivered.
+    unsafe {
+        outb(port, inb(port) & !(1 << bit));
+        if irq >= 8 {
+            outb(MASTER_DATA, inb(MASTER_DATA) & !(1 << 2));
+        }
+    }
+}
+
+/// Non-specific end of interrupt (OCW2 0x20) to the PIC(s) that delivered `irq`.
+pub fn eoi(irq: u8) {
+    // SAFETY: OCW2 on the command ports only ends the in-service interrupt.
+    unsafe {
+        if irq >= 8 {
+            outb(SLAVE_COMMAND, 0x20);
+        }
+        outb(MASTER_COMMAND, 0x20);
     }
 }

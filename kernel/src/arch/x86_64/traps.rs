@@ -1,8 +1,8 @@
 //! CPU exceptions: the saved register frame, decoding, and the Linux-style oops report.
 //!
 //! Every vector lands in [`trap_dispatch`] with a [`TrapFrame`]. An NMI is reported and the CPU resumes;
-//! the local APIC's timer and spurious vectors go to `apic`; an interrupt on any other vector above 31
-//! is reported as unexpected (no device interrupts are enabled yet);
+//! the local APIC's timer and spurious vectors go to `apic`, routed device IRQs to `irq`; an interrupt on
+//! any other vector above 31 is reported as unexpected;
 //! every other exception is fatal: the report names it (for a page fault: the address from CR2 and the
 //! decoded error code, Intel SDM vol. 3A §5.7), dumps registers and the call trace like Linux's
 //! `__die`/`show_regs`, and stops the kernel through [`crate::panic::die`].
@@ -180,9 +180,10 @@ fn dispatch(frame: &mut TrapFrame) {
         v if v == u64::from(super::apic::TIMER_VECTOR) => super::apic::timer_interrupt(frame),
         // Spurious: no EOI, the APIC did not set an ISR bit for it (SDM vol. 3A §11.9).
         v if v == u64::from(super::apic::SPURIOUS_VECTOR) => {}
-        vector => {
-            pr_warn!("unexpected interrupt on vector {vector:#x} at {}, ignored", Sym(frame.rip));
-        }
+        vector => match super::irq::irq_of_vector(vector) {
+            Some(irq) => super::irq::dispatch(irq),
+            None => pr_warn!("unexpected interrupt on vector {vector:#x} at {}, ignored", Sym(frame.rip)),
+        },
     }
 }
 
