@@ -6,6 +6,30 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
 use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// A server's heap memory: `N` bytes of its own .bss (page-aligned), handed to an [`Arena`] once with
+/// [`Arena::init_prefaulted`].
+#[repr(C, align(4096))]
+pub struct Reserve<const N: usize> {
+    bytes: UnsafeCell<[u8; N]>,
+    taken: AtomicBool,
+}
+
+// SAFETY: the bytes are reached only through `Arena::init_prefaulted`, which hands them out once.
+unsafe impl<const N: usize> Sync for Reserve<N> {}
+
+impl<const N: usize> Reserve<N> {
+    pub const fn new() -> Self {
+        Reserve { bytes: UnsafeCell::new([0; N]), taken: AtomicBool::new(false) }
+    }
+}
+
+impl<const N: usize> Default for Reserve<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 const MIN_SHIFT: usize = 4;
 const MAX_SHIFT: usize = 20;
@@ -38,6 +62,26 @@ impl Arena {
         let state = unsafe { &mut *self.0.get() };
         state.next = base;
         state.end = base + len;
+    }
+
+    /// Touches every page of `reserve` — so that a server never waits for a page fault of its own, and
+    /// keeps working when memory is gone — and gives it to the allocator. Returns false (and does
+    /// nothing) if the reserve was handed out before or the arena already has memory.
+    pub fn init_prefaulted<const N: usize>(&self, reserve: &'static Reserve<N>) -> bool {
+        // SAFETY: a read of plain fields; single-threaded.
+        let empty = unsafe { (*self.0.get()).end == 0 };
+        if !empty || reserve.taken.swap(true, Ordering::Relaxed) {
+            return false;
+        }
+        let base = reserve.bytes.get() as usize;
+        for page in (0..N).step_by(4096) {
+            // SAFETY: in bounds of the reserve, which nothing else uses (it was not taken before).
+            unsafe { ((base + page) as *mut u8).write_volatile(0) };
+        }
+        // SAFETY: the reserve is mapped (static), writable, used by nothing else from now on (taken), and
+        // this arena had no memory yet, so no allocation happened.
+        unsafe { self.init(base, N) };
+        true
     }
 
     /// Bytes not yet carved from the arena (the reserve left).

@@ -23,32 +23,6 @@ fn errno(e: memcg::Error) -> i64 {
     -i64::from(e.errno())
 }
 
-/// server_register(limitd::SERVER_KIND, endpoint).
-pub fn register_limitd(handle: u64) -> Result {
-    let mut k = KERNEL.lock();
-    if k.cur().caps & cap::GROUP == 0 {
-        return Err(-EPERM);
-    }
-    let object = match k.cur().handle(handle) {
-        Some(h) if h.kind == crate::ipc::Kind::Endpoint => h.object,
-        _ => return Err(-abi::errno::EBADF),
-    };
-    if let Some((_, server)) = k.limitd
-        && k.task(server).is_some_and(|t| t.is_alive())
-    {
-        return Err(-abi::errno::EBUSY);
-    }
-    let tgid = k.cur().tgid;
-    k.objects.get_ref(object);
-    if let Some((old, _)) = k.limitd.replace((object, tgid)) {
-        for waiter in k.objects.put_ref(old) {
-            crate::sched::wake(&mut k, waiter, -abi::errno::EPIPE);
-        }
-    }
-    crate::pr_info!("limitd: memory-group service registered (pid {tgid}); /sys/fs/cgroup goes to it");
-    Ok(0)
-}
-
 /// Asks limitd on the caller's behalf (see `abi::limitd`); `None` when the kernel answers itself (no
 /// limitd, or the caller is limitd).
 fn forward(req: &GroupRequest, buf: u64, len: u64, offset: u64) -> Option<Result> {

@@ -5,9 +5,10 @@ use abi::errno::{EINVAL, ENOSYS, EPERM, ESRCH};
 use abi::{cap, prot, vm};
 
 use super::{Args, Result};
+use crate::ipc::ObjectId;
 use crate::mm::aspace::{AddressSpace, Range, RangeKind};
 use crate::mm::pgtable;
-use crate::task::KERNEL;
+use crate::task::{KERNEL, Kernel, Pid};
 
 /// The memory server's endpoint for a request of the running task: ENOSYS before memd registered,
 /// `ended` after it ended, EDEADLK for memd itself (it would wait for itself).
@@ -83,38 +84,44 @@ pub fn memd_text(a: Args) -> Result {
     Ok(n)
 }
 
-/// server_register(kind, endpoint): the caller's process becomes the memory server (or the group service).
+/// server_register(kind, endpoint): the caller's process becomes the memory server (memd) or the
+/// memory-group service (limitd).
 pub fn server_register(a: Args) -> Result {
     let [kind, handle, ..] = a.0;
-    if kind == abi::limitd::SERVER_KIND {
-        return super::group::register_limitd(handle);
-    }
-    if kind != abi::memd::SERVER_KIND {
-        return Err(-EINVAL);
-    }
+    let (slot, needs): (fn(&mut Kernel) -> &mut Option<(ObjectId, Pid)>, u32) = match kind {
+        abi::memd::SERVER_KIND => (|k| &mut k.memd, cap::VM_OTHER),
+        abi::limitd::SERVER_KIND => (|k| &mut k.limitd, cap::GROUP),
+        _ => return Err(-EINVAL),
+    };
     let mut k = KERNEL.lock();
-    if k.cur().caps & cap::VM_OTHER == 0 {
+    if k.cur().caps & needs == 0 {
         return Err(-EPERM);
     }
     let object = match k.cur().handle(handle) {
         Some(h) if h.kind == crate::ipc::Kind::Endpoint => h.object,
         _ => return Err(-abi::errno::EBADF),
     };
-    if let Some((_, server)) = k.memd
+    if let Some((_, server)) = *slot(&mut k)
         && k.task(server).is_some_and(|t| t.is_alive())
     {
         return Err(-abi::errno::EBUSY);
     }
     let tgid = k.cur().tgid;
-    // The kernel holds its own reference: the endpoint outlives a close of memd's handle.
+    // The kernel holds its own reference: the endpoint outlives a close of the server's handle.
     k.objects.get_ref(object);
-    k.started_memd = true;
-    if let Some((old, _)) = k.memd.replace((object, tgid)) {
+    if let Some((old, _)) = slot(&mut k).replace((object, tgid)) {
         for waiter in k.objects.put_ref(old) {
             crate::sched::wake(&mut k, waiter, -abi::errno::EPIPE);
         }
     }
-    crate::pr_info!("memd: memory server registered (pid {tgid}); brk/mmap/munmap/mprotect/mremap go to it");
+    if kind == abi::memd::SERVER_KIND {
+        k.started_memd = true;
+        crate::pr_info!(
+            "memd: memory server registered (pid {tgid}); brk/mmap/munmap/mprotect/mremap go to it"
+        );
+    } else {
+        crate::pr_info!("limitd: memory-group service registered (pid {tgid}); /sys/fs/cgroup goes to it");
+    }
     Ok(0)
 }
 

@@ -81,27 +81,19 @@ fn do_exit(k: &mut Kernel, pid: Pid, status: i32) {
         }
     }
     crate::ipc::endpoint::server_gone(k, pid);
-    // The memory server's last thread: unregister it, so callers get an error instead of waiting forever.
+    // A server's last thread: unregister it, so callers get an error (memd) or the kernel's own answer
+    // (limitd) instead of waiting forever.
     let tgid = k.task(pid).map_or(pid, |t| t.tgid);
-    if let Some((endpoint, server)) = k.memd
-        && server == tgid
-        && !k.tasks.values().any(|t| t.tgid == tgid && t.is_alive())
-    {
-        k.memd = None;
-        crate::pr_err!("memd: the memory server (pid {tgid}) ended; brk/mmap fail with ENOMEM from now on");
-        for waiter in k.objects.put_ref(endpoint) {
-            sched::wake(k, waiter, -EPIPE);
+    if !k.tasks.values().any(|t| t.tgid == tgid && t.is_alive()) {
+        if server_ended(k, tgid, |k| &mut k.memd) {
+            crate::pr_err!(
+                "memd: the memory server (pid {tgid}) ended; brk/mmap fail with ENOMEM from now on"
+            );
         }
-    }
-    // The group service's last thread: group_ctl is answered by the kernel again.
-    if let Some((endpoint, server)) = k.limitd
-        && server == tgid
-        && !k.tasks.values().any(|t| t.tgid == tgid && t.is_alive())
-    {
-        k.limitd = None;
-        crate::pr_err!("limitd: the memory-group service (pid {tgid}) ended; the kernel answers group_ctl");
-        for waiter in k.objects.put_ref(endpoint) {
-            sched::wake(k, waiter, -EPIPE);
+        if server_ended(k, tgid, |k| &mut k.limitd) {
+            crate::pr_err!(
+                "limitd: the memory-group service (pid {tgid}) ended; the kernel answers group_ctl"
+            );
         }
     }
     // The OOM service's last thread: the kernel's OOM killer takes over.
@@ -126,6 +118,24 @@ fn do_exit(k: &mut Kernel, pid: Pid, status: i32) {
         }
     }
     notify_parent(k, pid);
+}
+
+/// If process `tgid` (whose last thread ended) is the server in `slot`, unregisters it and wakes its
+/// waiting callers with EPIPE; returns whether it was.
+fn server_ended(
+    k: &mut Kernel,
+    tgid: Pid,
+    slot: fn(&mut Kernel) -> &mut Option<(crate::ipc::ObjectId, Pid)>,
+) -> bool {
+    let Some((endpoint, server)) = *slot(k) else { return false };
+    if server != tgid {
+        return false;
+    }
+    *slot(k) = None;
+    for waiter in k.objects.put_ref(endpoint) {
+        sched::wake(k, waiter, -EPIPE);
+    }
+    true
 }
 
 /// Wakes `pid`'s parent if it waits for this child and the child is a zombie.

@@ -25,7 +25,7 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 
 use abi::{GroupNode, GroupRequest, IPC_BULK_MAX, cap, errno, group_op};
-use userland::arena::Arena;
+use userland::arena::{Arena, Reserve};
 use userland::sys::{self, ipc};
 use userland::{Args, println};
 
@@ -33,9 +33,7 @@ userland::entry!(main);
 
 /// The heap: 256 KiB in .bss, touched at start (limitd never calls brk/mmap).
 const ARENA_BYTES: usize = 256 << 10;
-#[repr(C, align(4096))]
-struct ArenaMemory([u8; ARENA_BYTES]);
-static mut ARENA_MEMORY: ArenaMemory = ArenaMemory([0; ARENA_BYTES]);
+static RESERVE: Reserve<ARENA_BYTES> = Reserve::new();
 
 #[global_allocator]
 static HEAP: Arena = Arena::new();
@@ -75,14 +73,8 @@ fn fail(message: core::fmt::Arguments<'_>) -> i32 {
 }
 
 fn main(_args: &Args) -> i32 {
-    let base = (&raw mut ARENA_MEMORY) as usize;
-    // Touch every page now: limitd keeps answering when memory is short.
-    for page in (0..ARENA_BYTES).step_by(4096) {
-        // SAFETY: in-bounds write to limitd's own arena, before the allocator owns it.
-        unsafe { ((base + page) as *mut u8).write_volatile(0) };
-    }
-    // SAFETY: the arena is mapped, writable, limitd's alone, and the allocator has not been used yet.
-    unsafe { HEAP.init(base, ARENA_BYTES) };
+    // Every page touched now: serving never waits for a page fault of its own.
+    HEAP.init_prefaulted(&RESERVE);
     let endpoint = match ipc::endpoint_create() {
         Ok(handle) => handle,
         Err(e) => return fail(format_args!("endpoint_create: {e}")),

@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 use abi::memd::{OP_BRK, OP_MAPS, OP_MMAP, OP_MPROTECT, OP_MREMAP, OP_MUNMAP, OP_SMAPS, OP_STATUS};
 use abi::{RangeInfo, badge, errno, kinfo};
 use memd_core::{Action, Layout, Mm};
-use userland::arena::Arena;
+use userland::arena::{Arena, Reserve};
 use userland::sys::{self, ipc};
 use userland::{Args, println};
 
@@ -28,9 +28,7 @@ userland::entry!(main);
 
 /// The heap: 8 MiB in .bss, pre-faulted at start.
 const ARENA_BYTES: usize = 8 << 20;
-#[repr(C, align(4096))]
-struct ArenaMemory([u8; ARENA_BYTES]);
-static mut ARENA_MEMORY: ArenaMemory = ArenaMemory([0; ARENA_BYTES]);
+static RESERVE: Reserve<ARENA_BYTES> = Reserve::new();
 
 #[global_allocator]
 static HEAP: Arena = Arena::new();
@@ -54,14 +52,8 @@ struct Server {
 }
 
 fn main(_args: &Args) -> i32 {
-    let base = (&raw mut ARENA_MEMORY) as usize;
-    // Touch every page now: memd must not take page faults while it serves (its reserve is pre-mapped).
-    for page in (0..ARENA_BYTES).step_by(4096) {
-        // SAFETY: in-bounds write to memd's own arena, before the allocator owns it.
-        unsafe { ((base + page) as *mut u8).write_volatile(0) };
-    }
-    // SAFETY: the arena is mapped, writable, memd's alone, and the allocator has not been used yet.
-    unsafe { HEAP.init(base, ARENA_BYTES) };
+    // Every page touched now: serving never waits for a page fault of its own.
+    HEAP.init_prefaulted(&RESERVE);
 
     let endpoint = match ipc::endpoint_create() {
         Ok(handle) => handle,

@@ -31,7 +31,7 @@ use abi::oom_event::{BIT_LOW, BIT_OOM, GROUP_OOM};
 use abi::{GroupNode, OomEvent, TaskInfo, signal, task_flag};
 use memcg::group::GroupId;
 use memcg::oom::{Candidate, Hierarchy, MSG_MEMCG_OUT_OF_MEMORY, MSG_OUT_OF_MEMORY, Scope};
-use userland::arena::Arena;
+use userland::arena::{Arena, Reserve};
 use userland::sys::{self, ipc};
 use userland::{Args, println};
 
@@ -39,9 +39,7 @@ userland::entry!(main);
 
 /// The heap (the reserve oomd works from when memory is gone): 1 MiB in .bss, touched at start.
 const ARENA_BYTES: usize = 1 << 20;
-#[repr(C, align(4096))]
-struct ArenaMemory([u8; ARENA_BYTES]);
-static mut ARENA_MEMORY: ArenaMemory = ArenaMemory([0; ARENA_BYTES]);
+static RESERVE: Reserve<ARENA_BYTES> = Reserve::new();
 
 #[global_allocator]
 static HEAP: Arena = Arena::new();
@@ -109,14 +107,8 @@ fn parse_options(args: &Args) -> Result<Options, &'static str> {
 }
 
 fn main(args: &Args) -> i32 {
-    let base = (&raw mut ARENA_MEMORY) as usize;
-    // Touch every page now: oomd must not need a free page to do its work.
-    for page in (0..ARENA_BYTES).step_by(4096) {
-        // SAFETY: in-bounds write to oomd's own arena, before the allocator owns it.
-        unsafe { ((base + page) as *mut u8).write_volatile(0) };
-    }
-    // SAFETY: the arena is mapped, writable, oomd's alone, and the allocator has not been used yet.
-    unsafe { HEAP.init(base, ARENA_BYTES) };
+    // Every page touched now: serving never waits for a page fault of its own.
+    HEAP.init_prefaulted(&RESERVE);
 
     let options = match parse_options(args) {
         Ok(options) => options,
