@@ -5,10 +5,9 @@ use abi::errno::{EINVAL, ENOSYS, EPERM, ESRCH};
 use abi::{cap, prot, vm};
 
 use super::{Args, Result};
-use crate::ipc::ObjectId;
 use crate::mm::aspace::{AddressSpace, Range, RangeKind};
 use crate::mm::pgtable;
-use crate::task::{KERNEL, Kernel, Pid};
+use crate::task::{KERNEL, ServerSlot};
 
 /// The memory server's endpoint for a request of the running task: ENOSYS before memd registered,
 /// `ended` after it ended, EDEADLK for memd itself (it would wait for itself).
@@ -88,7 +87,7 @@ pub fn memd_text(a: Args) -> Result {
 /// memory-group service (limitd).
 pub fn server_register(a: Args) -> Result {
     let [kind, handle, ..] = a.0;
-    let (slot, needs): (fn(&mut Kernel) -> &mut Option<(ObjectId, Pid)>, u32) = match kind {
+    let (slot, needs): (ServerSlot, u32) = match kind {
         abi::memd::SERVER_KIND => (|k| &mut k.memd, cap::VM_OTHER),
         abi::limitd::SERVER_KIND => (|k| &mut k.limitd, cap::GROUP),
         _ => return Err(-EINVAL),

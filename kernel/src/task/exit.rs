@@ -122,11 +122,7 @@ fn do_exit(k: &mut Kernel, pid: Pid, status: i32) {
 
 /// If process `tgid` (whose last thread ended) is the server in `slot`, unregisters it and wakes its
 /// waiting callers with EPIPE; returns whether it was.
-fn server_ended(
-    k: &mut Kernel,
-    tgid: Pid,
-    slot: fn(&mut Kernel) -> &mut Option<(crate::ipc::ObjectId, Pid)>,
-) -> bool {
+fn server_ended(k: &mut Kernel, tgid: Pid, slot: super::ServerSlot) -> bool {
     let Some((endpoint, server)) = *slot(k) else { return false };
     if server != tgid {
         return false;

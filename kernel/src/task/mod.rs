@@ -177,6 +177,9 @@ impl Task {
     }
 }
 
+/// Where the kernel keeps a registered server (its endpoint and process): `|k| &mut k.memd`, or limitd's.
+pub type ServerSlot = fn(&mut Kernel) -> &mut Option<(crate::ipc::ObjectId, Pid)>;
+
 /// Everything the scheduler lock protects.
 pub struct Kernel {
     pub tasks: BTreeMap<Pid, Box<Task>>,
