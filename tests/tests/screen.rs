@@ -132,7 +132,8 @@ fn console_and_memmap(name: &str, uefi: bool) {
     let idle_share = user_share(&report);
     let reports_before = s.serial().iter().filter(|l| l.contains("memmap: view")).count();
     let legends_before = s.serial().iter().filter(|l| l.contains("Legend:")).count();
-    s.type_serial("oom_hog &");
+    // Paused 10 ms per MiB, the hog takes a few of the watch's half-second pictures to fill memory.
+    s.type_serial("oom_hog 10 &");
     s.type_serial("memmap --watch 5");
     s.expect_line("redrawing every 500 ms for 5 s", WAIT);
     // Dump while it runs; keep the picture with the most user memory for the README.
