@@ -167,6 +167,8 @@ fn the_shell_runs_commands_typed_on_the_serial_line() {
         "ls /sys/fs/cgroup/small",
         "echo lots > /sys/fs/cgroup/small/memory.high",
         "mkdir /sys/fs/cgroup/memory.bad",
+        "cat /sys/fs/cgroup/memory.max",
+        "cat /proc/pressure/memory",
         "cgexec small cgroup_limit hog",
         "cat /sys/fs/cgroup/small/memory.events",
         "echo 1 > /proc/meminfo",
@@ -197,6 +199,8 @@ fn the_shell_runs_commands_typed_on_the_serial_line() {
     assert!(out.log.has_output("memory.oom.group"));
     assert!(out.log.has_output("echo: /sys/fs/cgroup/small/memory.high: EINVAL"));
     assert!(out.log.has_output("mkdir: /sys/fs/cgroup/memory.bad: EINVAL"));
+    assert!(out.log.has_output("cat: /sys/fs/cgroup/memory.max: ENOENT"), "the root has no limits, as on Linux");
+    assert!(out.log.has_output("some avg10="), "/proc/pressure/memory");
     assert!(out.log.has_output("cgroup_limit: killed by signal 9"));
     assert!(out.log.has_output("oom_kill 1"));
     assert!(out.log.has_output("echo: /proc/meminfo: not writable"));

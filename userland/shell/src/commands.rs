@@ -120,7 +120,12 @@ fn ls(path: &str) {
                 .collect();
             names.push(String::from("pressure/"));
             names.push(String::from("self/"));
-            names.extend(tasks().iter().filter(|t| t.pid == t.tgid).map(|t| alloc::format!("{}/", t.pid)));
+            names.extend(
+                tasks()
+                    .iter()
+                    .filter(|t| t.flags & abi::task_flag::USER != 0 && t.pid == t.tgid)
+                    .map(|t| alloc::format!("{}/", t.pid)),
+            );
             names
         }
         _ if dir.strip_prefix("/proc/").is_some_and(|p| p == "self" || p.parse::<u64>().is_ok()) => {
@@ -158,7 +163,7 @@ pub(crate) fn print_source(source: Source, what: &str) {
 
 fn cat(path: &str) {
     match procfs::resolve(path) {
-        Some(source) => print_source(source, path),
+        Some(source) => print_source(source, &alloc::format!("cat: {path}")),
         None => println!("cat: {path}: no such file (the /proc texts are the files here; see `help`)"),
     }
 }
