@@ -199,7 +199,10 @@ fn the_shell_runs_commands_typed_on_the_serial_line() {
     assert!(out.log.has_output("memory.oom.group"));
     assert!(out.log.has_output("echo: /sys/fs/cgroup/small/memory.high: EINVAL"));
     assert!(out.log.has_output("mkdir: /sys/fs/cgroup/memory.bad: EINVAL"));
-    assert!(out.log.has_output("cat: /sys/fs/cgroup/memory.max: ENOENT"), "the root has no limits, as on Linux");
+    assert!(
+        out.log.has_output("cat: /sys/fs/cgroup/memory.max: ENOENT"),
+        "the root has no limits, as on Linux"
+    );
     assert!(out.log.has_output("some avg10="), "/proc/pressure/memory");
     assert!(out.log.has_output("cgroup_limit: killed by signal 9"));
     assert!(out.log.has_output("oom_kill 1"));
