@@ -57,6 +57,15 @@ impl UserSlice {
         if left == 0 { Ok(()) } else { Err(-EFAULT) }
     }
 
+    /// Copies the user bytes into the front of `buf` and returns them as text: EINVAL if `buf` is too
+    /// short or they are not UTF-8.
+    pub fn read_str<'a>(&self, buf: &'a mut [u8]) -> Result<&'a str, i64> {
+        let dst =
+            usize::try_from(self.len).ok().and_then(|len| buf.get_mut(..len)).ok_or(-abi::errno::EINVAL)?;
+        self.read(dst)?;
+        core::str::from_utf8(dst).map_err(|_| -abi::errno::EINVAL)
+    }
+
     /// Copies `src` (whose length must equal the slice's) to the user bytes.
     pub fn write(&self, src: &[u8]) -> Result<(), i64> {
         debug_assert_eq!(src.len() as u64, self.len);

@@ -1,8 +1,6 @@
 //! The OOM service's calls (`mm::oom`): register as oomd, read the pending events, answer them; and
 //! pressure triggers (`mm::psi`) for whoever wants to be woken by memory pressure.
 
-use alloc::string::String;
-
 use abi::errno::{EINVAL, ENOENT, EPERM};
 use abi::{OomEvent, cap};
 
@@ -65,8 +63,9 @@ pub fn psi_trigger(a: Args) -> Result {
     if path_len > 128 || spec_len > 64 || bits == 0 {
         return Err(-EINVAL);
     }
-    let path = read_text(path, path_len)?;
-    let spec = read_text(spec, spec_len)?;
+    let (mut path_buf, mut spec_buf) = ([0u8; 128], [0u8; 64]);
+    let path = UserSlice::new(path, path_len)?.read_str(&mut path_buf)?;
+    let spec = UserSlice::new(spec, spec_len)?.read_str(&mut spec_buf)?;
     let notify = super::ipc::object(handle, Kind::Notification)?;
     let group = if path == "/proc/pressure/memory" {
         0
@@ -84,15 +83,9 @@ pub fn psi_trigger(a: Args) -> Result {
     let mut k = KERNEL.lock();
     let owner = k.cur().tgid;
     k.objects.get_ref(notify);
-    if let Err(e) = crate::mm::psi::add_trigger(group, &spec, notify, bits, owner) {
+    if let Err(e) = crate::mm::psi::add_trigger(group, spec, notify, bits, owner) {
         let _ = k.objects.put_ref(notify);
         return Err(-i64::from(e.errno()));
     }
     Ok(0)
-}
-
-fn read_text(addr: u64, len: u64) -> core::result::Result<String, i64> {
-    let mut bytes = alloc::vec![0u8; len as usize];
-    UserSlice::new(addr, len)?.read(&mut bytes)?;
-    String::from_utf8(bytes).map_err(|_| -EINVAL)
 }

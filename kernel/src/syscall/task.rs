@@ -108,8 +108,7 @@ pub fn spawn(a: Args) -> Result {
         return Err(-EINVAL);
     }
     let mut name = [0u8; 64];
-    UserSlice::new(name_ptr, name_len)?.read(&mut name[..name_len as usize])?;
-    let name = core::str::from_utf8(&name[..name_len as usize]).map_err(|_| -EINVAL)?;
+    let name = UserSlice::new(name_ptr, name_len)?.read_str(&mut name)?;
     let mut args_buf = alloc::vec![0u8; args_len as usize];
     UserSlice::new(args_ptr, args_len)?.read(&mut args_buf)?;
     let args: Vec<&[u8]> = if args_buf.is_empty() {
