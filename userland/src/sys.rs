@@ -200,6 +200,20 @@ pub fn meminfo() -> Result<MemInfo, Errno> {
     Ok(info)
 }
 
+/// The kernel's free page count, given up to `tries` more looks 10 ms apart to come back to `expected`:
+/// the last pieces of a reaped task (its kernel stack) may be freed a moment later from another context.
+pub fn settled_free_pages(expected: u64, tries: u32) -> Result<u64, Errno> {
+    let mut free = meminfo()?.free_pages;
+    for _ in 0..tries {
+        if free == expected {
+            break;
+        }
+        let _ = sleep_ms(10);
+        free = meminfo()?.free_pages;
+    }
+    Ok(free)
+}
+
 /// `kernel_info(TSC_KHZ)`: the TSC frequency in kHz.
 pub fn tsc_khz() -> Result<u64, Errno> {
     let mut khz: u64 = 0;

@@ -12,7 +12,7 @@ use userland::{Args, fail, println};
 userland::entry!(main);
 
 const DEFAULT_CYCLES: u64 = 1000;
-/// How often, 10 ms apart, to look again when the counts differ (see `settled_free_pages`).
+/// How often, 10 ms apart, to look again when the counts differ (see `sys::settled_free_pages`).
 const SETTLE_TRIES: u32 = 10;
 
 fn main(args: &Args) -> i32 {
@@ -27,7 +27,8 @@ fn main(args: &Args) -> i32 {
     for cycle in 1..=cycles {
         spawn_and_reap(cycle);
     }
-    let after = settled_free_pages(before);
+    let after = sys::settled_free_pages(before, SETTLE_TRIES)
+        .unwrap_or_else(|e| fail!("spawnloop: kernel_info(MEMINFO): {e}"));
     println!("spawnloop: {cycles} cycles, free pages before {before} after {after}");
     if after != before {
         fail!("spawnloop: {} pages lost", before as i64 - after as i64);
@@ -49,18 +50,4 @@ fn spawn_and_reap(cycle: u64) {
 
 fn free_pages() -> u64 {
     sys::meminfo().unwrap_or_else(|e| fail!("spawnloop: kernel_info(MEMINFO): {e}")).free_pages
-}
-
-/// The free page count, given a little time to come back to `expected`: a kernel may free the last
-/// pieces of a reaped task (e.g. its kernel stack) a moment later from another context.
-fn settled_free_pages(expected: u64) -> u64 {
-    let mut free = free_pages();
-    for _ in 0..SETTLE_TRIES {
-        if free == expected {
-            break;
-        }
-        let _ = sys::sleep_ms(10);
-        free = free_pages();
-    }
-    free
 }

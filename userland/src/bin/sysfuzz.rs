@@ -99,7 +99,8 @@ fn parent(args: &Args) -> i32 {
         }
         children += 1;
     }
-    let after = settled_free_pages(before);
+    let after = sys::settled_free_pages(before, SETTLE_TRIES)
+        .unwrap_or_else(|e| fail!("sysfuzz: kernel_info(MEMINFO): {e}"));
     println!(
         "sysfuzz: {confirmed} calls in {children} children ({killed} killed), free pages before {before} \
          after {after}"
@@ -125,19 +126,6 @@ fn run_child(seed: u64, count: u64) -> Outcome {
 
 fn free_pages() -> u64 {
     sys::meminfo().unwrap_or_else(|e| fail!("sysfuzz: kernel_info(MEMINFO): {e}")).free_pages
-}
-
-/// The free page count, given up to 100 ms to come back to `expected` (deferred frees).
-fn settled_free_pages(expected: u64) -> u64 {
-    let mut free = free_pages();
-    for _ in 0..SETTLE_TRIES {
-        if free == expected {
-            break;
-        }
-        let _ = sys::sleep_ms(10);
-        free = free_pages();
-    }
-    free
 }
 
 /// `sysfuzz child SEED COUNT`. The scratch buffer lives in this frame, above `fuzz`'s: should the kernel
