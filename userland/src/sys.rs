@@ -392,6 +392,16 @@ pub fn task_list(buf: &mut [TaskInfo]) -> Result<u64, Errno> {
     Errno::result(unsafe { syscall2(nr::TASK_LIST, buf.as_mut_ptr() as u64, bytes) })
 }
 
+/// The pid of a live process named `name` (the first in the task table), if there is one.
+pub fn find_process(name: &str) -> Option<u64> {
+    let mut tasks = [TaskInfo::default(); 64];
+    let n = task_list(&mut tasks).map_or(0, |n| (n as usize).min(tasks.len()));
+    tasks[..n]
+        .iter()
+        .find(|t| t.pid == t.tgid && t.comm() == name && t.state != u64::from(b'Z'))
+        .map(|t| t.pid)
+}
+
 /// `oom_score_adj(pid, value)`: pid 0 is the caller.
 pub fn set_oom_score_adj(pid: u64, value: i64) -> Result<u64, Errno> {
     // SAFETY: no memory is passed.

@@ -434,6 +434,27 @@ pub struct TaskInfo {
     pub oom_score: u64,
 }
 
+/// The text of a NUL-padded field (`TaskInfo::name`, `GroupNode::path`, the `GroupRequest` strings): the
+/// bytes before the first NUL (all of them without one), if they are UTF-8.
+pub fn padded_str(bytes: &[u8]) -> Option<&str> {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    core::str::from_utf8(&bytes[..end]).ok()
+}
+
+impl TaskInfo {
+    /// The command name (`?` if it is not UTF-8).
+    pub fn comm(&self) -> &str {
+        padded_str(&self.name).unwrap_or("?")
+    }
+}
+
+impl GroupNode {
+    /// The path below /sys/fs/cgroup (`?` if it is not UTF-8).
+    pub fn path_str(&self) -> &str {
+        padded_str(&self.path).unwrap_or("?")
+    }
+}
+
 /// `TaskInfo::flags`.
 pub mod task_flag {
     /// A user task (not the idle task or a kernel thread).

@@ -15,8 +15,7 @@ use crate::mm::uaccess::{UserPtr, UserSlice};
 use crate::task::KERNEL;
 
 fn text(bytes: &[u8]) -> core::result::Result<&str, i64> {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    core::str::from_utf8(&bytes[..end]).map_err(|_| -EINVAL)
+    abi::padded_str(bytes).ok_or(-EINVAL)
 }
 
 fn errno(e: memcg::Error) -> i64 {

@@ -212,18 +212,7 @@ fn group_paths() -> Vec<(u32, String)> {
         return Vec::new();
     }
     nodes.truncate((count as usize).min(64));
-    nodes
-        .iter()
-        .map(|n| {
-            let end = n.path.iter().position(|&b| b == 0).unwrap_or(n.path.len());
-            (n.id, String::from(core::str::from_utf8(&n.path[..end]).unwrap_or("?")))
-        })
-        .collect()
-}
-
-fn name_of(info: &TaskInfo) -> &str {
-    let end = info.name.iter().position(|&b| b == 0).unwrap_or(info.name.len());
-    core::str::from_utf8(&info.name[..end]).unwrap_or("?")
+    nodes.iter().map(|n| (n.id, String::from(n.path_str()))).collect()
 }
 
 fn ps() {
@@ -241,7 +230,7 @@ fn ps() {
             t.pgtable_pages * 4,
             group,
             t.oom_score_adj,
-            name_of(&t)
+            t.comm()
         );
     }
 }

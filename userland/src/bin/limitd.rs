@@ -61,9 +61,9 @@ const FILES: [(&str, bool); 12] = [
 /// The root group's files (Linux has no limits, events or peak at the root).
 const ROOT_FILES: [&str; 4] = ["cgroup.procs", "memory.current", "memory.pressure", "memory.stat"];
 
+/// A request's string ("" if it is not UTF-8: no file or group has such a name).
 fn text(bytes: &[u8]) -> &str {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    core::str::from_utf8(&bytes[..end]).unwrap_or("")
+    abi::padded_str(bytes).unwrap_or("")
 }
 
 fn fail(message: core::fmt::Arguments<'_>) -> i32 {
@@ -197,12 +197,12 @@ fn list(path: &str, offset: u64, len: u64, out: &mut Vec<u8>) -> i64 {
         Err(e) => return -e.0,
     };
     let nodes = &nodes[..n];
-    let Some(me) = nodes.iter().find(|node| text(&node.path) == path) else { return -errno::ENOENT };
+    let Some(me) = nodes.iter().find(|node| node.path_str() == path) else { return -errno::ENOENT };
     let mut listing = String::new();
     let mut children: Vec<&str> = nodes
         .iter()
         .filter(|node| node.parent == me.id && node.id != me.id)
-        .filter_map(|node| text(&node.path).rsplit('/').next())
+        .filter_map(|node| node.path_str().rsplit('/').next())
         .collect();
     children.sort_unstable();
     for child in children {

@@ -176,8 +176,7 @@ impl Server {
     /// after moving them to the front, or -errno.
     fn proc_text(&mut self, op: u64, pid: u64, serial: u64, offset: u64, text: &mut Vec<u8>) -> i64 {
         let Ok(info) = sys::task_info(pid) else { return -errno::ESRCH };
-        let name_len = info.name.iter().position(|&b| b == 0).unwrap_or(info.name.len());
-        let name = core::str::from_utf8(&info.name[..name_len]).unwrap_or("?");
+        let name = info.comm();
         let Some(ranges) = ranges_of(pid) else { return -errno::ESRCH };
         // A process memd never served gets its state built from the kernel's ranges now.
         let Some(process) = self.process(pid, serial) else { return -errno::ESRCH };

@@ -7,7 +7,7 @@
 #![no_main]
 
 use abi::mman::{MAP_ANONYMOUS, MAP_PRIVATE};
-use abi::{TaskInfo, group_op, prot, signal, wait};
+use abi::{group_op, prot, signal, wait};
 use userland::sys::{self, WaitStatus};
 use userland::{Args, fail, println};
 
@@ -47,15 +47,6 @@ fn steady() -> i32 {
         round += 1;
         let _ = sys::sleep_ms(5);
     }
-}
-
-fn alive(name: &str) -> bool {
-    let mut tasks = [TaskInfo::default(); 64];
-    let n = sys::task_list(&mut tasks).map_or(0, |n| (n as usize).min(tasks.len()));
-    tasks[..n].iter().any(|t| {
-        let end = t.name.iter().position(|&b| b == 0).unwrap_or(t.name.len());
-        &t.name[..end] == name.as_bytes() && t.state != u64::from(b'Z')
-    })
 }
 
 fn main(args: &Args) -> i32 {
@@ -101,7 +92,7 @@ fn main(args: &Args) -> i32 {
         }
     }
     let bystander_alive = sys::kill(bystander as i64, 0).is_ok();
-    let services = alive("memd") && alive("oomd");
+    let services = sys::find_process("memd").is_some() && sys::find_process("oomd").is_some();
     let _ = sys::kill(bystander as i64, signal::SIGTERM);
     let _ = sys::wait4(bystander as i64, 0);
     let mut events_buf = [0u8; 512];

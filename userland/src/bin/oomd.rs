@@ -68,7 +68,7 @@ impl Tree {
     }
 
     fn path(&self, id: GroupId) -> &str {
-        self.node(id).map_or("/", |n| text(&n.path))
+        self.node(id).map_or("/", GroupNode::path_str)
     }
 }
 
@@ -83,11 +83,6 @@ impl Hierarchy for Tree {
     fn oom_group(&self, id: GroupId) -> bool {
         self.node(id).is_some_and(|n| n.oom_group != 0)
     }
-}
-
-fn text(bytes: &[u8]) -> &str {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    core::str::from_utf8(&bytes[..end]).unwrap_or("?")
 }
 
 fn parse_options(args: &Args) -> Result<Options, &'static str> {
@@ -221,7 +216,7 @@ impl State {
             .filter(|t| t.flags & task_flag::USER != 0 && t.pid == t.tgid && t.state != u64::from(b'Z'))
             .collect();
         for t in &live {
-            self.names.push(String::from(text(&t.name)));
+            self.names.push(String::from(t.comm()));
         }
         let candidates: Vec<Candidate<'_>> = live
             .iter()

@@ -7,7 +7,7 @@
 #![no_std]
 #![no_main]
 
-use abi::{PRIORITY_DEFAULT, TaskInfo, cap, signal, wait};
+use abi::{PRIORITY_DEFAULT, cap, signal, wait};
 use userland::sys::{self, WaitStatus, ipc};
 use userland::{Args, fail, println};
 
@@ -15,15 +15,6 @@ userland::entry!(main);
 
 /// As init starts it.
 const OOMD_PRIORITY: u32 = 39;
-
-fn pid_of(name: &str) -> Option<u64> {
-    let mut tasks = [TaskInfo::default(); 64];
-    let n = sys::task_list(&mut tasks).map_or(0, |n| (n as usize).min(tasks.len()));
-    tasks[..n].iter().find_map(|t| {
-        let end = t.name.iter().position(|&b| b == 0).unwrap_or(t.name.len());
-        (&t.name[..end] == name.as_bytes() && t.state != u64::from(b'Z')).then_some(t.pid)
-    })
-}
 
 /// Runs `oom_hog` and says whether it was killed by `signal`.
 fn run_hog(step: &str, signal: u64) -> bool {
@@ -69,7 +60,7 @@ fn main(args: &Args) -> i32 {
     if args.get(1) == Some("silent") {
         return silent();
     }
-    let Some(oomd) = pid_of("oomd") else { fail!("oomd_fallback: oomd is not running") };
+    let Some(oomd) = sys::find_process("oomd") else { fail!("oomd_fallback: oomd is not running") };
     if let Err(e) = sys::kill(oomd as i64, signal::SIGKILL) {
         fail!("oomd_fallback: kill oomd: {e}");
     }
